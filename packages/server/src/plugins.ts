@@ -1,0 +1,9 @@
+import type { Plugin } from './app.js';
+
+/**
+ * The capabilities `callgate serve` installs on top of the token service, in order. Each is a
+ * plugin so tests can run the token service alone.
+ */
+export function defaultPlugins(): Plugin[] {
+  return [];
+}
