@@ -1,9 +1,10 @@
 import type { Plugin } from './app.js';
+import { signalingPlugin } from './signaling/signaling-plugin.js';
 
 /**
  * The capabilities `callgate serve` installs on top of the token service, in order. Each is a
  * plugin so tests can run the token service alone.
  */
 export function defaultPlugins(): Plugin[] {
-  return [];
+  return [signalingPlugin()];
 }

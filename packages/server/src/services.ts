@@ -6,6 +6,7 @@ import type { Keyring } from './auth/keyring.js';
 import type { RevocationList } from './auth/revocation-list.js';
 import type { TokenVerifier } from './auth/verify-access-token.js';
 import type { TokenIssuer } from './auth/issue-access-token.js';
+import type { IceServer } from '@callgate/protocol';
 
 /** Why live connections are being closed by the application. */
 export type DisconnectReason = 'token_revoked' | 'kicked';
@@ -33,6 +34,11 @@ export interface Services {
   readonly verifyToken: TokenVerifier;
   readonly issueToken: TokenIssuer;
   readonly connections: ConnectionControl[];
+  /**
+   * ICE servers (STUN, and TURN with fresh credentials) for a connection: set by the TURN layer,
+   * sent in `welcome` and every refresh ack.
+   */
+  iceServersFor?: (identity: { tenant: string; sessionId: string; userId: string }) => IceServer[];
   /** Set while shutting down: new requests and handshakes get 503 `draining`. */
   draining: boolean;
 }

@@ -1,0 +1,115 @@
+import type { IncomingMessage } from 'node:http';
+import { BEARER_PREFIX, PROTOCOL, RESUME_PREFIX } from '@callgate/protocol';
+
+/** A refusal before the WebSocket exists: an HTTP status (design.md "Handshake"). */
+export interface HandshakeRefusal {
+  status: 400 | 403 | 404 | 405 | 426 | 429 | 503;
+  code: string;
+  headers?: Record<string, string>;
+}
+
+/** What the upgrade request offered, once its shape is known to be sound. */
+export interface HandshakeOffer {
+  /** The token, or undefined (missing: reported as 4401 `token_missing` after the upgrade). */
+  token: string | undefined;
+  resumeToken: string | undefined;
+  /** Whether `callgate.v1` was offered (a `?token=` client may offer no subprotocol at all). */
+  protocolOffered: boolean;
+}
+
+const WS_KEY = /^[A-Za-z0-9+/]{22}==$/;
+// RFC 6455 §4.1: subprotocol values are tokens (RFC 7230 tchar); base64url JWTs and `.` fit.
+const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Checks the shape of an upgrade request (RFC 6455 §4.2.1) and extracts the credentials,
+ * without looking at their validity. Order and statuses follow design.md; the Origin and
+ * rate checks happen before this, in the server.
+ */
+export function inspectUpgrade(
+  req: IncomingMessage,
+  url: URL,
+  allowQueryToken: boolean,
+): HandshakeRefusal | HandshakeOffer {
+  if (req.method !== 'GET')
+    return { status: 405, code: 'method_not_allowed', headers: { allow: 'GET' } };
+  const upgrade = req.headers.upgrade;
+  if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket')
+    return { status: 400, code: 'bad_request' };
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !WS_KEY.test(key.trim()))
+    return { status: 400, code: 'bad_request' };
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13')
+    return { status: 400, code: 'bad_request', headers: { 'sec-websocket-version': '13' } };
+
+  let bearer: string | undefined;
+  let resumeToken: string | undefined;
+  let protocolOffered = false;
+  const header = req.headers['sec-websocket-protocol'];
+  if (header !== undefined) {
+    for (const raw of header.split(',')) {
+      const p = raw.trim();
+      if (p === '') continue;
+      if (!TOKEN_CHARS.test(p)) return { status: 400, code: 'bad_request' };
+      if (p === PROTOCOL) protocolOffered = true;
+      else if (p.startsWith(BEARER_PREFIX)) {
+        if (bearer !== undefined) return { status: 400, code: 'bad_request' };
+        bearer = p.slice(BEARER_PREFIX.length);
+      } else if (p.startsWith(RESUME_PREFIX)) {
+        if (resumeToken !== undefined) return { status: 400, code: 'bad_request' };
+        resumeToken = p.slice(RESUME_PREFIX.length);
+      }
+    }
+    // A client that sends subprotocols must speak ours, or the browser would fail the
+    // handshake anyway when we select none (RFC 6455 §4.1, step 6 of the client).
+    if (!protocolOffered) return { status: 400, code: 'bad_request' };
+  }
+
+  const queryTokens = url.searchParams.getAll('token');
+  if (queryTokens.length > 1) return { status: 400, code: 'bad_request' };
+  const queryToken = allowQueryToken ? queryTokens[0] : undefined;
+  // A token in both places is refused: which one would be meant is a guess (design.md).
+  if (bearer !== undefined && queryTokens.length > 0) return { status: 400, code: 'bad_request' };
+  const queryResume = url.searchParams.get('resume') ?? undefined;
+  return {
+    token: bearer ?? (queryToken === '' ? undefined : queryToken),
+    resumeToken: resumeToken ?? queryResume,
+    protocolOffered,
+  };
+}
+
+/** Writes a plain HTTP refusal on the raw upgrade socket and ends it (ws's abortHandshake). */
+export function refuseUpgrade(
+  socket: { writable: boolean; end(data: string): void; destroy(): void },
+  refusal: HandshakeRefusal,
+): void {
+  if (!socket.writable) return socket.destroy();
+  const body = JSON.stringify({
+    error: { code: refusal.code, message: REASONS[refusal.status] ?? 'Refused' },
+  });
+  const headers = {
+    connection: 'close',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    ...refusal.headers,
+  };
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${REASONS[refusal.status] ?? 'Refused'}\r\n` +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('\r\n') +
+      `\r\n\r\n${body}`,
+  );
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};

@@ -1,0 +1,91 @@
+import type { WebSocket } from 'ws';
+import type { AccessTokenClaims, Permission, ServerMessage } from '@callgate/protocol';
+
+/**
+ * One signaling peer on this node: live (with a socket) or parked (dropped without a close
+ * frame, waiting `resumeGraceMs` for a resume, with its frames buffered).
+ */
+export class Peer {
+  readonly peerId: string;
+  readonly tenant: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  /** Connection id for logs: changes with every socket, unlike `peerId`. */
+  connId: string;
+  claims: AccessTokenClaims;
+  /** `exp` in ms. */
+  expMs: number;
+  metadata: Record<string, unknown>;
+  readonly rooms = new Set<string>();
+  resumeToken: string;
+  socket: WebSocket | null;
+  remote: string;
+  readonly connectedAt: number;
+
+  // Rate limiting: a token bucket (design.md: 100/s, bursts of 200).
+  bucket: number;
+  bucketAt: number;
+  strikes = 0;
+  invalid = 0;
+
+  // Heartbeat.
+  awaitingPongSince = 0;
+  lastPingAt = 0;
+
+  // Timers for token_expiring and the close at exp.
+  expiringTimer: NodeJS.Timeout | undefined;
+  expiryTimer: NodeJS.Timeout | undefined;
+
+  // Parked state.
+  buffer: string[] | null = null;
+  bufferBytes = 0;
+  graceTimer: NodeJS.Timeout | undefined;
+  slowTimer: NodeJS.Timeout | undefined;
+  closing = false;
+  /** Set while an async handler runs, so the peer's next messages wait their turn. */
+  queue: Promise<void> | undefined;
+
+  constructor(init: {
+    peerId: string;
+    connId: string;
+    claims: AccessTokenClaims;
+    resumeToken: string;
+    socket: WebSocket;
+    remote: string;
+    now: number;
+    burst: number;
+  }) {
+    this.peerId = init.peerId;
+    this.connId = init.connId;
+    this.claims = init.claims;
+    this.tenant = init.claims.tid;
+    this.userId = init.claims.sub;
+    this.sessionId = init.claims.sid;
+    this.expMs = init.claims.exp * 1000;
+    this.metadata = init.claims.md ?? {};
+    this.resumeToken = init.resumeToken;
+    this.socket = init.socket;
+    this.remote = init.remote;
+    this.connectedAt = init.now;
+    this.bucket = init.burst;
+    this.bucketAt = init.now;
+  }
+
+  /** The permissions the current token grants in `room` (empty when none). */
+  permissions(room: string): ReadonlySet<Permission> {
+    return new Set(this.claims.rooms[room] ?? []);
+  }
+
+  can(room: string, permission: Permission): boolean {
+    return this.claims.rooms[room]?.includes(permission) ?? false;
+  }
+
+  get parked(): boolean {
+    return this.buffer !== null;
+  }
+}
+
+/** Serializes a server message once. */
+export function frame(message: ServerMessage): string {
+  return JSON.stringify(message);
+}

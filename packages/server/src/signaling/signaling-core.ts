@@ -1,0 +1,743 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import {
+  CloseCode,
+  ErrorCodes,
+  PROTOCOL,
+  SERVER_SENDER,
+  parseClientMessage,
+  type ErrorCode,
+  type IceServer,
+  type ServerMessage,
+  type SignalLimits,
+} from '@callgate/protocol';
+import type { Services } from '../services.js';
+import type { CallgateConfig } from '../config/config.js';
+import type { Clock } from '../util/clock.js';
+import { createRateLimiter } from '../util/rate-limiter.js';
+import { randomId } from '../util/random-id.js';
+import { clientAddress } from '../app.js';
+import { redactUrl } from '../log/create-logger.js';
+import { TokenError } from '../auth/token-error.js';
+import type { VerifiedAccessToken } from '../auth/verify-access-token.js';
+import type { Bus, ControlEvent } from './bus.js';
+import { inspectUpgrade, refuseUpgrade, type HandshakeOffer } from './handshake.js';
+import { Peer, frame } from './peer.js';
+import { dispatch, peerInfo } from './handlers.js';
+
+export const SIGNAL_PATH = '/v1/signal';
+
+/** How long a closing socket may take to finish its close handshake before it is terminated. */
+const CLOSE_TIMEOUT_MS = 2000;
+
+/**
+ * The signaling server of design.md ("Signaling protocol callgate.v1"): authenticates the
+ * upgrade, then checks expiry, revocation, rate and scope on every message; refresh, resume,
+ * heartbeats, limits and drain. Peers on other nodes are reached only through the {@link Bus}.
+ */
+export class SignalingCore {
+  readonly services: Services;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly config: CallgateConfig['signal'];
+  readonly #wss: WebSocketServer;
+  readonly #peers = new Map<string, Peer>();
+  readonly #byResume = new Map<string, Peer>();
+  readonly #byUser = new Map<string, Set<Peer>>();
+  readonly #bySession = new Map<string, Set<Peer>>();
+  readonly #handshakeLimiter: ReturnType<typeof createRateLimiter>;
+  readonly #heartbeat: NodeJS.Timeout;
+  readonly #limits: SignalLimits;
+  readonly #toleranceMs: number;
+  #pending = 0;
+
+  constructor(services: Services, bus: Bus) {
+    this.services = services;
+    this.bus = bus;
+    this.clock = services.clock;
+    this.config = services.config.signal;
+    this.#toleranceMs = services.config.auth.clockToleranceSeconds * 1000;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.config.maxMessageBytes,
+      // Compression is off: no inflate bombs (catalogue D53), and no CPU per frame.
+      perMessageDeflate: false,
+      // Select `callgate.v1` only; never echo `bearer.<token>` (RFC 6455 §4.2.2, catalogue D47).
+      handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+    });
+    this.#handshakeLimiter = createRateLimiter({
+      ratePerSecond: this.config.handshakesPerSecondPerIp,
+      burst: this.config.handshakesPerSecondPerIp * 2,
+      clock: this.clock,
+    });
+    this.#limits = {
+      maxMessageBytes: this.config.maxMessageBytes,
+      maxRoomsPerConnection: this.config.maxRoomsPerConnection,
+      maxPeersPerRoom: this.config.maxPeersPerRoom,
+      messagesPerSecond: this.config.messagesPerSecond,
+      burst: this.config.messageBurst,
+      resumeGraceMs: this.config.resumeGraceMs,
+    };
+    const sweepMs = Math.max(
+      50,
+      Math.min(this.config.pingIntervalMs, this.config.pongTimeoutMs) / 2,
+    );
+    this.#heartbeat = setInterval(() => this.#sweep(), sweepMs);
+    this.#heartbeat.unref();
+    bus.onControl((event) => this.#onControl(event));
+  }
+
+  get log() {
+    return this.services.log;
+  }
+
+  /** Live and parked peers on this node. */
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Handshake
+
+  /** The HTTP server's `upgrade` listener. Checks run in design.md's order before any frame. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return refuseUpgrade(socket, { status: 400, code: 'bad_request' });
+    }
+    if (url.pathname !== SIGNAL_PATH)
+      return refuseUpgrade(socket, { status: 404, code: 'not_found' });
+    const remote = clientAddress(req, this.services.config.server.trustProxy);
+    if (this.services.draining)
+      return refuseUpgrade(socket, {
+        status: 503,
+        code: 'draining',
+        headers: { 'retry-after': '2' },
+      });
+    if (this.config.allowedOrigins.length > 0) {
+      const origin = req.headers.origin;
+      if (origin === undefined || !this.config.allowedOrigins.includes(origin)) {
+        this.log.warn(
+          { event: 'ws_refused', code: 'origin_forbidden', remote },
+          'handshake refused',
+        );
+        return refuseUpgrade(socket, { status: 403, code: 'origin_forbidden' });
+      }
+    }
+    const waitMs = this.#handshakeLimiter.take(remote);
+    if (waitMs > 0) {
+      this.log.warn({ event: 'ws_refused', code: 'rate_limited', remote }, 'handshake refused');
+      return refuseUpgrade(socket, {
+        status: 429,
+        code: 'rate_limited',
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      });
+    }
+    const offer = inspectUpgrade(req, url, this.config.allowQueryToken);
+    if ('status' in offer) {
+      this.log.warn(
+        {
+          event: 'ws_refused',
+          code: offer.code,
+          status: offer.status,
+          remote,
+          path: redactUrl(req.url),
+        },
+        'handshake refused',
+      );
+      return refuseUpgrade(socket, offer);
+    }
+    this.#pending++;
+    void this.services
+      .verifyToken(offer.token)
+      .then(
+        (verified) =>
+          this.#upgrade(req, socket, head, (ws) => this.#accept(ws, verified, offer, remote)),
+        (err: unknown) => {
+          const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
+          this.log.warn(
+            {
+              event: 'ws_auth_failed',
+              code,
+              detail: err instanceof TokenError ? err.detail : 'error',
+              remote,
+              path: redactUrl(req.url),
+            },
+            'signaling auth failure',
+          );
+          // Complete the handshake only to close at once, so a browser can read the reason
+          // (design.md "Handshake"); no frame from this client is ever read.
+          this.#upgrade(req, socket, head, (ws) =>
+            ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
+          );
+        },
+      )
+      .finally(() => this.#pending--);
+  }
+
+  #upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    then: (ws: WebSocket) => void,
+  ): void {
+    if (socket.destroyed) return;
+    if (this.services.draining)
+      return refuseUpgrade(socket, {
+        status: 503,
+        code: 'draining',
+        headers: { 'retry-after': '2' },
+      });
+    this.#wss.handleUpgrade(req, socket, head, then);
+  }
+
+  #accept(
+    ws: WebSocket,
+    verified: VerifiedAccessToken,
+    offer: HandshakeOffer,
+    remote: string,
+  ): void {
+    const claims = verified.claims;
+    const now = this.clock.now();
+    // Resume: same identity, a known resume token, within the grace (design.md "Resume").
+    let resumeFailed = false;
+    if (offer.resumeToken !== undefined) {
+      const old = this.#byResume.get(offer.resumeToken);
+      if (
+        old &&
+        old.tenant === claims.tid &&
+        old.userId === claims.sub &&
+        old.sessionId === claims.sid &&
+        !old.closing
+      ) {
+        this.#resume(old, ws, verified, remote);
+        return;
+      }
+      resumeFailed = true;
+    }
+
+    const userKey = `${claims.tid}\u0000${claims.sub}`;
+    const existing = this.#byUser.get(userKey);
+    if (existing && existing.size >= this.config.maxConnectionsPerUser) {
+      if (this.config.replaceDuplicateConnections) {
+        const oldest = [...existing].sort((a, b) => a.connectedAt - b.connectedAt)[0]!;
+        void this.closePeer(oldest, CloseCode.Replaced, 'replaced');
+      } else {
+        this.log.warn(
+          {
+            event: 'ws_refused',
+            code: 'too_many_connections',
+            tenant: claims.tid,
+            sub: claims.sub,
+            remote,
+          },
+          'connection limit',
+        );
+        ws.close(CloseCode.RateLimited, 'too_many_connections');
+        return;
+      }
+    }
+
+    const peer = new Peer({
+      peerId: randomId(),
+      connId: randomId(9),
+      claims,
+      resumeToken: randomId(32),
+      socket: ws,
+      remote,
+      now,
+      burst: this.config.messageBurst,
+    });
+    this.#peers.set(peer.peerId, peer);
+    this.#byResume.set(peer.resumeToken, peer);
+    addTo(this.#byUser, userKey, peer);
+    addTo(this.#bySession, `${claims.tid}\u0000${claims.sid}`, peer);
+    this.bus.attach(peer.tenant, peer.peerId, (f) => this.#deliver(peer, f));
+    this.#bindSocket(peer, ws);
+    this.#scheduleTokenTimers(peer);
+    this.sendTo(peer, this.#welcome(peer, resumeFailed ? false : undefined));
+    if (resumeFailed)
+      this.sendTo(peer, {
+        type: 'error',
+        code: 'resume_failed',
+        message: ErrorCodes.resume_failed.message,
+      });
+    this.log.info(
+      {
+        event: 'ws_open',
+        conn: peer.connId,
+        peerId: peer.peerId,
+        tenant: peer.tenant,
+        sub: peer.userId,
+        sid: peer.sessionId,
+        remote,
+        resumed: false,
+      },
+      'signaling connected',
+    );
+  }
+
+  #resume(peer: Peer, ws: WebSocket, verified: VerifiedAccessToken, remote: string): void {
+    const previous = peer.socket;
+    peer.socket = ws;
+    if (previous) previous.terminate(); // a half-open old socket: replaced silently, nobody sees `left`
+    clearTimeout(peer.graceTimer);
+    peer.graceTimer = undefined;
+    const buffered = peer.buffer ?? [];
+    peer.buffer = null;
+    peer.bufferBytes = 0;
+    peer.connId = randomId(9);
+    peer.remote = remote;
+    peer.awaitingPongSince = 0;
+    this.#byResume.delete(peer.resumeToken);
+    peer.resumeToken = randomId(32);
+    this.#byResume.set(peer.resumeToken, peer);
+    this.#bindSocket(peer, ws);
+    void this.#applyClaims(peer, verified);
+    this.sendTo(peer, this.#welcome(peer, true));
+    for (const f of buffered) this.#write(peer, f);
+    this.log.info(
+      {
+        event: 'ws_open',
+        conn: peer.connId,
+        peerId: peer.peerId,
+        tenant: peer.tenant,
+        sub: peer.userId,
+        sid: peer.sessionId,
+        remote,
+        resumed: true,
+        replayed: buffered.length,
+      },
+      'signaling resumed',
+    );
+  }
+
+  #welcome(peer: Peer, resumed: boolean | undefined): ServerMessage {
+    return {
+      type: 'welcome',
+      peerId: peer.peerId,
+      sessionId: peer.sessionId,
+      tenant: peer.tenant,
+      expiresAt: peer.expMs,
+      serverTime: this.clock.now(),
+      iceServers: this.#iceServers(peer),
+      resumeToken: peer.resumeToken,
+      limits: this.#limits,
+      ...(resumed !== undefined ? { resumed } : {}),
+    };
+  }
+
+  #iceServers(peer: Peer): IceServer[] {
+    return (
+      this.services.iceServersFor?.({
+        tenant: peer.tenant,
+        sessionId: peer.sessionId,
+        userId: peer.userId,
+      }) ?? []
+    );
+  }
+
+  #bindSocket(peer: Peer, ws: WebSocket): void {
+    ws.on('message', (data, isBinary) => {
+      if (peer.socket === ws) this.#onMessage(peer, data, isBinary);
+    });
+    ws.on('pong', () => {
+      if (peer.socket === ws) peer.awaitingPongSince = 0;
+    });
+    ws.on('error', () => {
+      // ws closes the socket itself after a protocol error (1002/1007/1009); 'close' follows.
+    });
+    ws.on('close', (code, reason) => {
+      if (peer.socket !== ws) return;
+      this.log.info(
+        {
+          event: 'ws_close',
+          conn: peer.connId,
+          peerId: peer.peerId,
+          tenant: peer.tenant,
+          sub: peer.userId,
+          code,
+          reason: reason.toString('utf8').slice(0, 64),
+        },
+        'signaling closed',
+      );
+      peer.socket = null;
+      if (peer.closing) return;
+      // 1006: the connection dropped without a close frame: keep the peer for a resume.
+      if (code === 1006 && this.config.resumeGraceMs > 0 && !this.services.draining)
+        this.#park(peer);
+      else void this.#remove(peer);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Messages
+
+  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+    if (peer.closing) return;
+    if (isBinary)
+      return void this.closePeer(peer, CloseCode.UnsupportedData, 'binary_not_supported');
+    const now = this.clock.now();
+    // Every message: expiry, revocation (cached claims, O(1)), then rate (design.md).
+    if (now >= peer.expMs + this.#toleranceMs)
+      return void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
+    if (this.services.revocations.isRevoked(peer.tenant, peer.sessionId, peer.claims.jti))
+      return void this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
+    peer.bucket = Math.min(
+      this.config.messageBurst,
+      peer.bucket + ((now - peer.bucketAt) * this.config.messagesPerSecond) / 1000,
+    );
+    peer.bucketAt = now;
+    if (peer.bucket < 1) {
+      peer.strikes++;
+      if (peer.strikes >= this.config.rateLimitStrikes)
+        return void this.closePeer(peer, CloseCode.RateLimited, 'rate_limited');
+      return this.sendTo(peer, {
+        type: 'error',
+        code: 'rate_limited',
+        message: ErrorCodes.rate_limited.message,
+      });
+    }
+    peer.bucket -= 1;
+    peer.strikes = 0;
+
+    const parsed = parseClientMessage(
+      Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'),
+    );
+    if (!parsed.ok) {
+      peer.invalid++;
+      if (peer.invalid >= this.config.maxInvalidMessages)
+        return void this.closePeer(peer, CloseCode.ProtocolViolation, 'protocol_violation');
+      return this.sendTo(peer, { type: 'error', ...parsed.error });
+    }
+    // Messages of one peer are handled in order even when a handler awaits (join).
+    const run = () => {
+      if (peer.closing) return;
+      try {
+        const r = dispatch(this, peer, parsed.message);
+        if (r instanceof Promise)
+          return r.catch((err: unknown) => this.#internalError(peer, parsed.message.id, err));
+      } catch (err) {
+        this.#internalError(peer, parsed.message.id, err);
+      }
+      return undefined;
+    };
+    if (peer.queue) peer.queue = peer.queue.then(run);
+    else {
+      const r = run();
+      if (r) {
+        const q: Promise<void> = r.then(() => {
+          if (peer.queue === q) peer.queue = undefined;
+        });
+        peer.queue = q;
+      }
+    }
+  }
+
+  #internalError(peer: Peer, id: string | undefined, err: unknown): void {
+    this.log.error(
+      { event: 'handler_error', conn: peer.connId, err: { message: (err as Error).message } },
+      'handler failed',
+    );
+    this.sendTo(peer, {
+      type: 'error',
+      ...(id !== undefined ? { id } : {}),
+      code: 'internal_error',
+      message: ErrorCodes.internal_error.message,
+    });
+  }
+
+  /** A `message` frame stamped by the server: `from` is always the authenticated peer (E64). */
+  messageFrame(peer: Peer, room: string | undefined, data: unknown): string {
+    return frame({
+      type: 'message',
+      from: peer.peerId,
+      ...(room !== undefined ? { room } : {}),
+      data,
+      ...(Object.keys(peer.metadata).length > 0 ? { fromMetadata: peer.metadata } : {}),
+    });
+  }
+
+  /** Sends a server message to a local peer's socket (acks, errors, welcome). */
+  sendTo(peer: Peer, message: ServerMessage): void {
+    this.#write(peer, frame(message));
+  }
+
+  /** The bus sink: the socket when live, the resume buffer when parked. */
+  #deliver(peer: Peer, f: string): void {
+    if (peer.buffer !== null) {
+      peer.buffer.push(f);
+      peer.bufferBytes += f.length;
+      if (
+        peer.buffer.length > this.config.resumeBufferMessages ||
+        peer.bufferBytes > this.config.resumeBufferBytes
+      ) {
+        // Nothing is dropped silently: the peer is released, and its resume will fail.
+        this.log.info(
+          { event: 'resume_buffer_overflow', peerId: peer.peerId, tenant: peer.tenant },
+          'resume buffer full',
+        );
+        void this.#remove(peer);
+      }
+      return;
+    }
+    this.#write(peer, f);
+  }
+
+  #write(peer: Peer, f: string): void {
+    const ws = peer.socket;
+    if (ws === null || ws.readyState !== ws.OPEN || peer.closing) return;
+    ws.send(f);
+    if (ws.bufferedAmount > this.config.maxBufferedBytes)
+      void this.closePeer(peer, CloseCode.PolicyViolation, 'slow_consumer');
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Rooms, refresh, timers
+
+  async leaveRoom(peer: Peer, room: string): Promise<void> {
+    peer.rooms.delete(room);
+    if (await this.bus.leave(peer.tenant, room, peer.peerId))
+      this.bus.deliverToRoom(
+        peer.tenant,
+        room,
+        frame({ type: 'presence', room, joined: [], left: [peer.peerId] }),
+        {
+          requirePermission: 'presence',
+        },
+      );
+  }
+
+  /** In-band refresh (design.md "Refresh"). */
+  async refresh(peer: Peer, token: string, id: string | undefined): Promise<void> {
+    let verified: VerifiedAccessToken;
+    try {
+      verified = await this.services.verifyToken(token);
+    } catch (err) {
+      const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
+      this.log.warn(
+        {
+          event: 'refresh_failed',
+          conn: peer.connId,
+          code,
+          detail: err instanceof TokenError ? err.detail : 'error',
+        },
+        'refresh failed',
+      );
+      return this.closePeer(peer, ErrorCodes[code].close ?? CloseCode.TokenInvalid, code);
+    }
+    const c = verified.claims;
+    if (c.sub !== peer.userId || c.tid !== peer.tenant || c.sid !== peer.sessionId)
+      return this.closePeer(peer, CloseCode.Forbidden, 'identity_changed');
+    await this.#applyClaims(peer, verified);
+    this.sendTo(peer, {
+      type: 'ack',
+      ...(id !== undefined ? { id } : {}),
+      expiresAt: peer.expMs,
+      iceServers: this.#iceServers(peer),
+    });
+  }
+
+  /** New claims: rooms no longer granted are left (others see `left`), permissions updated. */
+  async #applyClaims(peer: Peer, verified: VerifiedAccessToken): Promise<void> {
+    peer.claims = verified.claims;
+    peer.expMs = verified.claims.exp * 1000;
+    peer.metadata = verified.claims.md ?? {};
+    this.#scheduleTokenTimers(peer);
+    for (const room of [...peer.rooms]) {
+      if (!peer.can(room, 'join')) await this.leaveRoom(peer, room);
+      else this.bus.updatePermissions(peer.tenant, room, peer.peerId, peer.permissions(room));
+    }
+  }
+
+  #scheduleTokenTimers(peer: Peer): void {
+    clearTimeout(peer.expiringTimer);
+    clearTimeout(peer.expiryTimer);
+    const now = this.clock.now();
+    const lifetimeMs = (peer.claims.exp - peer.claims.iat) * 1000;
+    // About a minute before exp, or at 80% of a short lifetime (design.md "Refresh").
+    const leadMs = Math.min(this.config.tokenExpiringLeadSeconds * 1000, lifetimeMs * 0.2);
+    const expiringIn = peer.expMs - leadMs - now;
+    peer.expiringTimer = setTimeout(
+      () => {
+        if (!peer.closing && peer.socket)
+          this.sendTo(peer, { type: 'token_expiring', expiresAt: peer.expMs });
+      },
+      Math.max(0, expiringIn),
+    );
+    peer.expiringTimer.unref();
+    peer.expiryTimer = setTimeout(
+      () => {
+        if (!peer.closing && this.clock.now() >= peer.expMs + this.#toleranceMs - 5)
+          void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
+        else if (!peer.closing) this.#scheduleTokenTimers(peer);
+      },
+      Math.max(0, peer.expMs + this.#toleranceMs - now),
+    );
+    peer.expiryTimer.unref();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Leaving
+
+  /** Server-initiated close: the peer leaves at once (no resume), the socket gets `code`. */
+  async closePeer(peer: Peer, code: number, reason: string): Promise<void> {
+    if (peer.closing) return;
+    const ws = peer.socket;
+    if (ws) {
+      ws.close(code, reason);
+      const t = setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS);
+      t.unref();
+      ws.once('close', () => clearTimeout(t));
+    }
+    this.log.info(
+      {
+        event: 'ws_closing',
+        conn: peer.connId,
+        peerId: peer.peerId,
+        tenant: peer.tenant,
+        sub: peer.userId,
+        code,
+        reason,
+      },
+      'closing connection',
+    );
+    await this.#remove(peer);
+  }
+
+  #park(peer: Peer): void {
+    peer.buffer = [];
+    peer.bufferBytes = 0;
+    clearTimeout(peer.expiringTimer);
+    peer.graceTimer = setTimeout(() => void this.#remove(peer), this.config.resumeGraceMs);
+    peer.graceTimer.unref();
+    this.log.info(
+      {
+        event: 'peer_parked',
+        peerId: peer.peerId,
+        tenant: peer.tenant,
+        graceMs: this.config.resumeGraceMs,
+      },
+      'peer parked for resume',
+    );
+  }
+
+  async #remove(peer: Peer): Promise<void> {
+    if (peer.closing && !this.#peers.has(peer.peerId)) return;
+    peer.closing = true;
+    clearTimeout(peer.expiringTimer);
+    clearTimeout(peer.expiryTimer);
+    clearTimeout(peer.graceTimer);
+    peer.buffer = null;
+    this.#peers.delete(peer.peerId);
+    this.#byResume.delete(peer.resumeToken);
+    removeFrom(this.#byUser, `${peer.tenant}\u0000${peer.userId}`, peer);
+    removeFrom(this.#bySession, `${peer.tenant}\u0000${peer.sessionId}`, peer);
+    this.bus.detach(peer.tenant, peer.peerId);
+    for (const room of [...peer.rooms]) await this.leaveRoom(peer, room);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Control: revocation, kick, server messages
+
+  /** Closes every connection of a session on every node (4403); returns how many were here. */
+  async closeSession(tenant: string, sessionId: string): Promise<number> {
+    const n = this.#bySession.get(`${tenant}\u0000${sessionId}`)?.size ?? 0;
+    await this.bus.publishControl({ type: 'session_revoked', tenant, sessionId });
+    return n;
+  }
+
+  /** Kicks a member of a room (4403 `kicked`); false when it is not a member. */
+  async kick(tenant: string, room: string, peerId: string): Promise<boolean> {
+    if (!this.bus.isMember(tenant, room, peerId)) return false;
+    await this.bus.publishControl({ type: 'peer_kicked', tenant, room, peerId });
+    return true;
+  }
+
+  /** A server message (`from: "server"`) to every member of a room, or to one member. */
+  serverMessage(tenant: string, room: string, data: unknown, to?: string): number {
+    const f = frame({ type: 'message', from: SERVER_SENDER, room, data });
+    if (to !== undefined)
+      return this.bus.isMember(tenant, room, to) && this.bus.deliverToPeer(tenant, to, f) ? 1 : 0;
+    return this.bus.deliverToRoom(tenant, room, f);
+  }
+
+  async #onControl(event: ControlEvent): Promise<void> {
+    if (event.type === 'session_revoked') {
+      for (const peer of [
+        ...(this.#bySession.get(`${event.tenant}\u0000${event.sessionId}`) ?? []),
+      ])
+        await this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
+    } else {
+      const peer = this.#peers.get(event.peerId);
+      if (peer && peer.tenant === event.tenant)
+        await this.closePeer(peer, CloseCode.Forbidden, 'kicked');
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Heartbeat and shutdown
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const peer of this.#peers.values()) {
+      const ws = peer.socket;
+      if (!ws || peer.closing) continue;
+      if (peer.awaitingPongSince !== 0) {
+        // No pong in time: a dead network path. Terminate without a close frame, so the peer
+        // is parked and can resume (design.md "Liveness").
+        if (now - peer.awaitingPongSince >= this.config.pongTimeoutMs) ws.terminate();
+      } else if (now - peer.lastPingAt >= this.config.pingIntervalMs) {
+        peer.awaitingPongSince = now;
+        peer.lastPingAt = now;
+        ws.ping();
+      }
+    }
+  }
+
+  /** SIGTERM: `going_away` to everyone, wait for them to leave (at most `drainMs`), then 1001. */
+  async drain(drainMs: number): Promise<void> {
+    const live = [...this.#peers.values()].filter((p) => p.socket && !p.closing);
+    for (const peer of live)
+      this.sendTo(peer, {
+        type: 'going_away',
+        retryAfterMs: 500 + Math.floor(Math.random() * 1500),
+      });
+    const deadline = Date.now() + drainMs;
+    while (Date.now() < deadline && [...this.#peers.values()].some((p) => p.socket && !p.closing))
+      await new Promise((r) => setTimeout(r, 50));
+    for (const peer of [...this.#peers.values()])
+      await this.closePeer(peer, CloseCode.GoingAway, 'going_away');
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    for (const peer of [...this.#peers.values()]) {
+      peer.socket?.terminate();
+      await this.#remove(peer);
+    }
+    this.#wss.close();
+    await this.bus.close();
+  }
+
+  /** Public snapshot of a room for the admin API. */
+  roomPeers(tenant: string, room: string) {
+    return this.bus.members(tenant, room).map((m) => ({ ...peerInfo(m), joinedAt: m.joinedAt }));
+  }
+}
+
+function addTo(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
+  let s = map.get(key);
+  if (!s) map.set(key, (s = new Set()));
+  s.add(peer);
+}
+
+function removeFrom(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
+  const s = map.get(key);
+  if (s?.delete(peer) && s.size === 0) map.delete(key);
+}
