@@ -74,6 +74,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (token.length > options.maxTokenBytes)
       throw new TokenError('token_malformed', 'token too long');
     if (!COMPACT_JWS.test(token)) throw new TokenError('token_malformed', 'not a compact JWS');
+    if (!token.split('.').every(isCanonicalBase64url))
+      throw new TokenError('token_malformed', 'not canonical base64url');
 
     const header = decodeSegment(token.slice(0, token.indexOf('.')));
     if (header === undefined)
@@ -112,6 +114,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw new TokenError('token_revoked', 'session or token revoked');
     return { claims, kid, alg };
   };
+}
+
+/**
+ * True when the segment is the one canonical unpadded base64url form of its bytes (RFC 7515 §2,
+ * RFC 4648 §3.5). Decoders ignore non-zero pad bits and a dangling sixth character, so without
+ * this check several distinct strings would verify as the same signed token (catalogue A14).
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
 }
 
 function decodeSegment(segment: string): Record<string, unknown> | undefined {
