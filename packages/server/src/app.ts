@@ -40,7 +40,7 @@ export type Plugin = (ctx: {
   router: Router;
   server: Server;
   services: Services;
-}) => PluginHandle | void;
+}) => PluginHandle | void | Promise<PluginHandle | void>;
 export interface PluginHandle {
   /** Called on SIGTERM-style shutdown before the HTTP server closes. */
   drain?(): Promise<void>;
@@ -116,6 +116,7 @@ export async function createCallgate(
     }),
     issueToken: createTokenIssuer({ keyring, clock, issuer, audience: config.auth.audience }),
     connections: [],
+    reloaders: [],
     draining: false,
   };
 
@@ -149,7 +150,7 @@ export async function createCallgate(
 
   const handles: PluginHandle[] = [];
   for (const plugin of plugins) {
-    const h = plugin({ router, server, services });
+    const h = await plugin({ router, server, services });
     if (h) handles.push(h);
   }
 
@@ -162,6 +163,7 @@ export async function createCallgate(
       lastVersion = v;
       await keyring.reload();
       await revocations.reload();
+      for (const reload of services.reloaders) await reload();
     })().catch((err: unknown) => log.error({ err }, 'store reload failed'));
   }, STORE_POLL_MS);
   poll.unref();

@@ -34,6 +34,8 @@ export interface Services {
   readonly verifyToken: TokenVerifier;
   readonly issueToken: TokenIssuer;
   readonly connections: ConnectionControl[];
+  /** Called when another process changed the store (CLI rotations), after keys and revocations. */
+  readonly reloaders: Array<() => Promise<void>>;
   /**
    * ICE servers (STUN, and TURN with fresh credentials) for a connection: set by the TURN layer,
    * sent in `welcome` and every refresh ack.

@@ -10,6 +10,7 @@ import { apikeyCommand } from './commands/apikey.js';
 import { keysCommand } from './commands/keys.js';
 import { tokenCommand } from './commands/token.js';
 import { verifyCommand } from './commands/verify.js';
+import { turnCommand, coturnConfigCommand } from './commands/turn.js';
 
 export const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
@@ -18,6 +19,8 @@ export const COMMANDS: Record<string, Command> = {
   token: tokenCommand,
   keys: keysCommand,
   verify: verifyCommand,
+  turn: turnCommand,
+  'coturn-config': coturnConfigCommand,
 };
 
 export const USAGE = `Usage: callgate <command> [options]
@@ -28,6 +31,9 @@ export const USAGE = `Usage: callgate <command> [options]
   token mint --tenant NAME --sub USER --room ROOM[=perm,perm] [--ttl SECONDS]
   keys list|rotate|revoke KID
   verify [TOKEN | -]
+  turn creds --user ID
+  turn secret list|add|remove ID
+  coturn-config [--listening-port N]
 
 Every command takes --config FILE and --data-dir DIR.
 Exit codes: 0 success, 1 failure, 2 usage error.`;
