@@ -16,7 +16,8 @@ import { systemClock } from '../../util/clock.js';
 
 export const TURN_USAGE = `callgate turn creds --user ID
 callgate turn secret list
-callgate turn secret add [--secret-file FILE]   (generates one when no file is given)
+callgate turn secret add [--secret-file FILE] [--primary]   (generates one when no file is given)
+callgate turn secret promote ID
 callgate turn secret remove ID`;
 
 function publicUrlOf(ctx: CliContext): string {
@@ -37,6 +38,7 @@ export const turnCommand: Command = async (argv, io) => {
   const { values, positionals } = parse(argv, {
     user: { type: 'string' },
     'secret-file': { type: 'string' },
+    primary: { type: 'boolean' },
   });
   const [sub, action, id] = positionals;
   if (sub === 'creds') {
@@ -56,7 +58,11 @@ export const turnCommand: Command = async (argv, io) => {
   if (
     sub !== 'secret' ||
     (!((action === 'list' || action === 'add') && positionals.length === 2) &&
-      !(action === 'remove' && id !== undefined && positionals.length === 3))
+      !(
+        (action === 'remove' || action === 'promote') &&
+        id !== undefined &&
+        positionals.length === 3
+      ))
   )
     throw new UsageError(TURN_USAGE);
 
@@ -107,9 +113,27 @@ export const turnCommand: Command = async (argv, io) => {
         io.err('that secret is already present');
         return 1;
       }
-      await writeStoredSecrets(ctx.store, [{ secret, createdAt: Date.now() }, ...stored]);
+      // A new secret is a standby by default: the relay must know it before Callgate signs with
+      // it (add to relay → promote → wait one TTL → remove the old one).
+      const entry = { secret, createdAt: Date.now() };
+      const primary = values.primary === true || stored.length === 0;
+      await writeStoredSecrets(ctx.store, primary ? [entry, ...stored] : [...stored, entry]);
       io.err(
-        `added TURN secret ${secretId(secret)} as primary; add it to the relay first (callgate coturn-config), then remove the old one after one TTL`,
+        primary
+          ? `added TURN secret ${secretId(secret)} as primary (it signs new credentials now)`
+          : `added TURN secret ${secretId(secret)} as standby: regenerate the relay's config (callgate coturn-config), reload the relay, then run: callgate turn secret promote ${secretId(secret)}`,
+      );
+      return 0;
+    }
+    if (action === 'promote') {
+      const target = stored.find((s) => secretId(s.secret) === id);
+      if (!target) {
+        io.err(`no TURN secret with id ${id}`);
+        return 1;
+      }
+      await writeStoredSecrets(ctx.store, [target, ...stored.filter((s) => s !== target)]);
+      io.err(
+        `TURN secret ${id} is now primary; remove the previous one after one TTL (turn.ttlSeconds)`,
       );
       return 0;
     }
