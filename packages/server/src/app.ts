@@ -22,6 +22,7 @@ import { addTokenRoutes } from './http/routes/tokens.js';
 import { addSessionRoutes } from './http/routes/sessions.js';
 import { addHealthRoutes } from './http/routes/health.js';
 import { addDevRoutes } from './http/routes/dev.js';
+import { addDemoRoutes } from './http/routes/demo.js';
 import type { Services } from './services.js';
 
 /** The store setting where a running server records its issuer for the CLI. */
@@ -125,7 +126,10 @@ export async function createCallgate(
   addWellKnownRoutes(router, services);
   addTokenRoutes(router, services);
   addSessionRoutes(router, services);
-  if (config.dev) addDevRoutes(router, services);
+  if (config.dev) {
+    addDevRoutes(router, services);
+    addDemoRoutes(router);
+  }
 
   const server = createHttpServer({
     headersTimeout: config.server.headersTimeoutMs,
