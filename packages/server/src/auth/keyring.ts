@@ -1,7 +1,6 @@
 import {
   generateKeyPairSync,
   createPrivateKey,
-  createPublicKey,
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
@@ -9,6 +8,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Store, StoredKey, KeyState } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
 import type { SigningAlgorithm } from '../config/schema.js';
+import { importVerificationKey, UnusableKeyError } from './verification-key.js';
 
 export interface KeyringOptions {
   store: Store;
@@ -58,6 +58,7 @@ export class Keyring {
   #keys = new Map<string, StoredKey>();
   #public = new Map<string, ActiveKey>();
   #signing: ActiveKey | undefined;
+  #unusable: UnusableKeyError[] = [];
 
   private constructor(opts: KeyringOptions) {
     this.#opts = opts;
@@ -77,13 +78,19 @@ export class Keyring {
     this.#keys = new Map(keys.map((k) => [k.kid, k]));
     this.#public = new Map();
     this.#signing = undefined;
+    this.#unusable = [];
     for (const k of keys) {
-      this.#public.set(k.kid, {
-        kid: k.kid,
-        alg: k.alg,
-        state: k.state,
-        key: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }),
-      });
+      // The same checks as any foreign key (catalogue C39): a weak or mismatched key that
+      // reached the store by hand never verifies a token.
+      let key: KeyObject;
+      try {
+        ({ key } = importVerificationKey({ ...k.publicJwk, kid: k.kid, alg: k.alg }));
+      } catch (err) {
+        if (!(err instanceof UnusableKeyError)) throw err;
+        this.#unusable.push(err);
+        continue;
+      }
+      this.#public.set(k.kid, { kid: k.kid, alg: k.alg, state: k.state, key });
       if (k.state === 'current')
         this.#signing = {
           kid: k.kid,
@@ -105,11 +112,17 @@ export class Keyring {
     return this.#public.get(kid);
   }
 
+  /** Stored keys that failed the verification-key checks (never used, never published). */
+  unusableKeys(): readonly UnusableKeyError[] {
+    return this.#unusable;
+  }
+
   /** The JWKS document: public members plus `kid`, `alg`, `use: "sig"` for every published key. */
   jwks(): { keys: JWK[] } {
     const order: Record<KeyState, number> = { current: 0, next: 1, retired: 2 };
     return {
       keys: [...this.#keys.values()]
+        .filter((k) => this.#public.has(k.kid))
         .sort((a, b) => order[a.state] - order[b.state] || a.createdAt - b.createdAt)
         .map((k) => publicJwk(k)),
     };
