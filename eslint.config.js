@@ -27,4 +27,34 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The benchmark harness and generator (plain Node scripts).
+    files: ['bench/**/*.mjs', 'bench/**/*.cjs'],
+    languageOptions: {
+      globals: {
+        performance: 'readonly',
+        fetch: 'readonly',
+        queueMicrotask: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        Buffer: 'readonly',
+        globalThis: 'readonly',
+      },
+    },
+  },
+  {
+    // The seed's Express endpoint, kept as the CommonJS it was published as.
+    files: ['bench/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -1,0 +1,188 @@
+// Child processes of a benchmark run: servers and generators, each pinned to a core with
+// taskset, each tracked so that every one is stopped by its PID at the end of a scenario, on
+// an error, and when the harness itself exits.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const live = new Set();
+
+function killAll() {
+  for (const c of live)
+    if (c.pid !== undefined && c.exitCode === null) {
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+}
+process.on('exit', killAll);
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM']))
+  process.on(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+
+let tasksetOk = /** @type {boolean | undefined} */ (undefined);
+
+/** Whether `taskset` can pin processes here (it is in util-linux, so almost always). */
+export function canPin() {
+  if (tasksetOk === undefined) {
+    try {
+      execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+      tasksetOk = true;
+    } catch {
+      tasksetOk = false;
+    }
+  }
+  return tasksetOk;
+}
+
+/**
+ * A Node child with an IPC channel, pinned to `cpu` when possible. Messages are awaited with
+ * `next(type)`; stderr is kept (last 8 KiB) for error reports.
+ */
+export class Child {
+  /**
+   * @param {string} label
+   * @param {string[]} nodeArgs  arguments to node (flags and script)
+   * @param {{ cpu?: string, env?: Record<string, string>, cwd: string }} o
+   */
+  constructor(label, nodeArgs, o) {
+    this.label = label;
+    const pin = o.cpu !== undefined && canPin();
+    const cmd = pin ? 'taskset' : process.execPath;
+    const args = pin ? ['-c', o.cpu, process.execPath, ...nodeArgs] : nodeArgs;
+    this.proc = spawn(cmd, args, {
+      cwd: o.cwd,
+      env: { ...process.env, ...o.env },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    live.add(this.proc);
+    this.stderr = '';
+    this.proc.stderr?.on('data', (d) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8192);
+    });
+    /** @type {Array<{ type: string, resolve: (m: any) => void, reject: (e: Error) => void }>} */
+    this.waiters = [];
+    /** @type {any[]} */
+    this.inbox = [];
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => {
+        live.delete(this.proc);
+        const err = new Error(
+          `${label} exited (${signal ?? code}) ${this.stderr.trim().split('\n').slice(-12).join('\n')}`,
+        );
+        for (const w of this.waiters.splice(0)) w.reject(err);
+        resolve({ code, signal });
+      });
+    });
+    this.proc.on('message', (/** @type {any} */ m) => {
+      if (m.type === 'error') {
+        const err = new Error(`${label}: ${m.message}`);
+        for (const w of this.waiters.splice(0)) w.reject(err);
+        return;
+      }
+      const i = this.waiters.findIndex((w) => w.type === m.type);
+      if (i >= 0) this.waiters.splice(i, 1)[0]?.resolve(m);
+      else this.inbox.push(m);
+    });
+  }
+
+  get pid() {
+    return /** @type {number} */ (this.proc.pid);
+  }
+
+  /** @param {object} m */
+  send(m) {
+    if (this.proc.connected) this.proc.send(m);
+  }
+
+  /**
+   * @param {string} type
+   * @param {number} [timeoutMs]
+   * @returns {Promise<any>}
+   */
+  next(type, timeoutMs = 60_000) {
+    const i = this.inbox.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+      return Promise.reject(new Error(`${this.label} has exited: ${this.stderr.slice(-2000)}`));
+    return new Promise((resolve, reject) => {
+      const w = {
+        type,
+        resolve: (/** @type {any} */ m) => {
+          clearTimeout(t);
+          resolve(m);
+        },
+        reject: (/** @type {Error} */ e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      };
+      const t = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        reject(new Error(`${this.label}: no ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /**
+   * @param {object} m
+   * @param {string} type
+   * @param {number} [timeoutMs]
+   */
+  request(m, type, timeoutMs) {
+    const p = this.next(type, timeoutMs);
+    this.send(m);
+    return p;
+  }
+
+  /** Asks the process to stop, then kills it by PID if it has not exited within `graceMs`. */
+  async stop(graceMs = 2000) {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.send({ type: 'stop' });
+    const t = setTimeout(() => {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }, graceMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+/**
+ * CPU time (user + system, all threads) of a process in microseconds, from /proc/<pid>/stat.
+ *
+ * @param {number} pid
+ */
+export function cpuMicros(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of proc(5) (utime, stime), counted from `state` (field 3) here.
+  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+}
+
+/**
+ * Resident set size of a process in bytes, from /proc/<pid>/status.
+ *
+ * @param {number} pid
+ */
+export function rssBytes(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(s);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();

@@ -1,0 +1,229 @@
+// The results table and the goal check of a benchmark run (issue 7's goals; never asserted by
+// `npm test`).
+
+const NAMES = {
+  callgate: 'Callgate',
+  peerjs: 'PeerJS',
+  socketio: 'Socket.IO',
+  express: 'Express (seed)',
+};
+
+/**
+ * @param {any} v
+ * @param {number} [digits]
+ */
+function fmt(v, digits = 0) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '—';
+  if (typeof v !== 'number') return String(v);
+  return v.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
+}
+
+/**
+ * @param {number | undefined} a
+ * @param {number | undefined} b
+ */
+function ratio(a, b) {
+  if (a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b)) return '—';
+  return `${(a / b).toFixed(2)}x`;
+}
+
+/**
+ * Rows: [scenario, metric, better, getter(resultOfOneServer), digits].
+ *
+ * @type {Array<[string, string, string, '↑' | '↓', (r: any) => number | undefined, number]>}
+ */
+const ROWS = [
+  [
+    'connect',
+    '(1) connect, RS256-authenticated for Callgate',
+    'connects/s',
+    '↑',
+    (r) => r.connectsPerSecond,
+    0,
+  ],
+  ['connect', '', 'server µs / connection', '↓', (r) => r.serverUsPerConnection, 0],
+  [
+    'memory',
+    '(2) idle memory',
+    'KiB RSS / conn at first step',
+    '↓',
+    (r) => r.steps?.[0]?.kibPerConnection,
+    2,
+  ],
+  ['memory', '', 'KiB RSS / conn at last step', '↓', (r) => r.steps?.at(-1)?.kibPerConnection, 2],
+  ['relay', '(3) direct relay, closed loop', 'messages/s', '↑', (r) => r.perSecond, 0],
+  ['relay', '', 'server µs / message', '↓', (r) => r.serverUsPerMessage, 2],
+  ['relay', '', 'p50 ms', '↓', (r) => r.latencyMs?.p50, 2],
+  ['relay', '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
+];
+for (const rate of ['200', '500', '5000', '20000'])
+  ROWS.push(
+    [
+      `openloop_${rate}`,
+      `(4) open loop ${Number(rate).toLocaleString('en-US')}/s`,
+      'p50 ms',
+      '↓',
+      (r) => r.latencyMs?.p50,
+      2,
+    ],
+    [`openloop_${rate}`, '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
+    [`openloop_${rate}`, '', 'p999 ms', '↓', (r) => r.latencyMs?.p999, 2],
+    [`openloop_${rate}`, '', 'server µs / message', '↓', (r) => r.serverUsPerMessage, 2],
+  );
+for (const size of ['10', '100'])
+  ROWS.push(
+    [
+      `fanout_${size}`,
+      `(5) fan-out, rooms of ${size}`,
+      'deliveries/s',
+      '↑',
+      (r) => r.deliveriesPerSecond,
+      0,
+    ],
+    [`fanout_${size}`, '', 'server µs / delivery', '↓', (r) => r.serverUsPerDelivery, 2],
+    [`fanout_${size}`, '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
+  );
+ROWS.push(
+  [
+    'turn',
+    '(6) TURN credentials (Callgate: bearer RS256; Express: no auth)',
+    'requests/s',
+    '↑',
+    (r) => r.rps,
+    0,
+  ],
+  ['turn', '', 'p99 ms', '↓', (r) => r.latency?.p99, 1],
+  ['turn', '', 'server µs / request', '↓', (r) => r.serverUsPerRequest, 1],
+  ['mint', '(7) token minting, POST /v1/tokens (RS256)', 'requests/s', '↑', (r) => r.rps, 0],
+  ['mint', '', 'p99 ms', '↓', (r) => r.latency?.p99, 1],
+);
+
+/**
+ * The Markdown table of a run: one column per server, then Callgate's ratio to each peer.
+ *
+ * @param {any} out
+ */
+export function renderTable(out) {
+  const sc = out.scenarios;
+  const peers = ['peerjs', 'socketio', 'express'].filter((p) =>
+    Object.values(sc).some((s) => /** @type {any} */ (s)[p]),
+  );
+  const head = [
+    'scenario',
+    'metric',
+    '',
+    NAMES.callgate,
+    ...peers.map((p) => /** @type {any} */ (NAMES)[p]),
+    ...peers.map((p) => `Callgate / ${/** @type {any} */ (NAMES)[p]}`),
+  ];
+  const lines = [
+    `| ${head.join(' | ')} |`,
+    `|${head.map((_, i) => (i < 3 ? ' --- ' : ' ---: ')).join('|')}|`,
+  ];
+  let last = '';
+  for (const [key, title, metric, better, get, digits] of ROWS) {
+    const s = sc[key];
+    if (!s) continue;
+    const cg = s.callgate ? get(s.callgate) : undefined;
+    const vals = peers.map((p) => (s[p] ? get(s[p]) : undefined));
+    const label = key !== last ? title || key : '';
+    last = key;
+    lines.push(
+      `| ${[label, metric, better, fmt(cg, digits), ...vals.map((v) => fmt(v, digits)), ...vals.map((v) => ratio(cg, v))].join(' | ')} |`,
+    );
+  }
+  const m = out.machine;
+  const goals = (out.goals ?? []).map(
+    (/** @type {any} */ g) =>
+      `- ${g.ok === null ? '?' : g.ok ? 'met' : 'NOT met'}: ${g.goal} — ${g.detail}`,
+  );
+  return [
+    `Callgate benchmark, ${out.mode} run, ${out.date} (${out.seconds} s)`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}`,
+    '',
+    ...lines,
+    '',
+    ...goals,
+    ...(out.errors.length
+      ? [
+          '',
+          'Errors:',
+          ...out.errors.map((/** @type {any} */ e) => `- ${e.scenario} ${e.server}: ${e.error}`),
+        ]
+      : []),
+  ].join('\n');
+}
+
+/**
+ * The issue's goals, each with the figures it compares (ratios from the same run).
+ *
+ * @param {any} sc
+ */
+export function evaluateGoals(sc) {
+  /** @type {Array<{ goal: string, ok: boolean | null, detail: string }>} */
+  const goals = [];
+  /**
+   * @param {string} goal
+   * @param {boolean | null} ok
+   * @param {string} detail
+   */
+  const add = (goal, ok, detail) => goals.push({ goal, ok, detail });
+  const r = sc.relay;
+  if (r?.callgate && r?.peerjs) {
+    const x = r.callgate.perSecond / r.peerjs.perSecond;
+    add(
+      'relay (P=100) ≥ 1.2x PeerJS messages/s',
+      x >= 1.2,
+      `${fmt(r.callgate.perSecond)} vs ${fmt(r.peerjs.perSecond)} msg/s = ${x.toFixed(2)}x`,
+    );
+  }
+  const o = sc.openloop_20000;
+  if (o?.callgate && (o?.socketio || o?.peerjs)) {
+    const c = o.callgate.latencyMs.p99;
+    const s = o.socketio?.latencyMs.p99;
+    const p = o.peerjs?.latencyMs.p99;
+    const ok = (s === undefined || c <= s / 2) && (p === undefined || c <= p);
+    add(
+      'open loop 20k/s p99 ≤ ½ Socket.IO and ≤ PeerJS',
+      ok,
+      `p99 ${c} ms vs Socket.IO ${s ?? '—'} ms, PeerJS ${p ?? '—'} ms`,
+    );
+  }
+  const mem = sc.memory?.callgate?.steps?.at(-1);
+  if (mem)
+    add(
+      'idle memory ≤ 8 KiB RSS per authenticated connection',
+      mem.kibPerConnection <= 8,
+      `${mem.kibPerConnection} KiB at ${fmt(mem.connections)} connections`,
+    );
+  const c = sc.connect?.callgate;
+  if (c)
+    add(
+      '≥ 4,000 RS256-authenticated connects/s',
+      c.connectsPerSecond >= 4000 && c.failed === 0,
+      `${fmt(c.connectsPerSecond)} connects/s (${c.failed} failed)`,
+    );
+  const t = sc.turn;
+  if (t?.callgate && t?.express) {
+    const x = t.callgate.rps / t.express.rps;
+    add(
+      'TURN endpoint with bearer auth ≥ 1.5x Express without auth',
+      x >= 1.5,
+      `${fmt(t.callgate.rps)} vs ${fmt(t.express.rps)} req/s = ${x.toFixed(2)}x`,
+    );
+  }
+  const f = sc.fanout_100;
+  if (f?.callgate) {
+    const s = f.socketio?.deliveriesPerSecond;
+    const x = s ? f.callgate.deliveriesPerSecond / s : undefined;
+    add(
+      'fan-out (rooms of 100) ≥ 1.5x Socket.IO and ≥ 100k deliveries/s',
+      (x === undefined || x >= 1.5) && f.callgate.deliveriesPerSecond >= 100_000,
+      `${fmt(f.callgate.deliveriesPerSecond)} deliveries/s${x ? ` = ${x.toFixed(2)}x Socket.IO (${fmt(s)})` : ''}`,
+    );
+  }
+  return goals;
+}

@@ -1,0 +1,633 @@
+#!/usr/bin/env node
+// The benchmark harness: Callgate against the PeerJS server, Socket.IO and the seed's Express
+// TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
+//
+//   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio] [--only=relay,fanout]
+//                      [--out=DIR] [--cpu-prof] [--no-install]
+//
+// Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
+// traffic stays on loopback. Server CPU is read from /proc/<pid>/stat around each measurement
+// window, memory from /proc/<pid>/status after a forced GC. Every server and generator is
+// stopped by PID at the end of its scenario, on error too.
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Child, cpuMicros, rssBytes, canPin } from './lib/procs.mjs';
+import { round } from './lib/stats.mjs';
+import { renderTable, evaluateGoals } from './lib/report.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const argv = process.argv.slice(2);
+const flag = (/** @type {string} */ name) => argv.includes(`--${name}`);
+const opt = (/** @type {string} */ name) =>
+  argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const SMOKE = flag('smoke');
+const CPU_PROF = flag('cpu-prof');
+const SERVER_CPU = '0';
+const GEN_CPU = cpus().length > 1 ? '1' : '0';
+const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express').split(',');
+const only = opt('only')?.split(',');
+const outDir = opt('out') ?? join(ROOT, 'bench/results');
+
+/** Scenario sizes: the full suite (about five minutes) and the smoke run (seconds). */
+const P = SMOKE
+  ? {
+      connectN: 40,
+      memorySteps: [60, 120],
+      memoryGenerators: 2,
+      relayPairs: 4,
+      openPairs: 10,
+      openRates: [200, 500],
+      fanoutConnections: 100,
+      fanoutSizes: [10, 100],
+      warmupMs: 300,
+      measureMs: 700,
+      httpSeconds: 1,
+      httpConnections: 4,
+      settleMs: 200,
+    }
+  : {
+      connectN: 5000,
+      memorySteps: [10_000, 19_900],
+      memoryGenerators: 4,
+      relayPairs: 100,
+      openPairs: 1000,
+      openRates: [5000, 20_000],
+      fanoutConnections: 1000,
+      fanoutSizes: [10, 100],
+      warmupMs: 2000,
+      measureMs: 8000,
+      httpSeconds: 8,
+      httpConnections: 32,
+      settleMs: 2000,
+    };
+
+/** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
+const SERVER_DEFS = {
+  callgate: {
+    script: 'bench/servers/callgate.mjs',
+    nodeArgs: ['--expose-gc', '--conditions=source', '--import', 'tsx'],
+  },
+  peerjs: { script: 'bench/servers/peerjs.mjs', nodeArgs: ['--expose-gc'] },
+  socketio: { script: 'bench/servers/socketio.mjs', nodeArgs: ['--expose-gc'] },
+  express: {
+    script: 'bench/servers/express-turn.cjs',
+    nodeArgs: [],
+    env: { TURN_SECRET: randomBytes(32).toString('base64') },
+  },
+};
+
+// Source addresses: connections are spread over 127.0.0.x, a new block for every run, so that
+// ports in TIME_WAIT from an earlier run never collide with a later run's binds.
+let nextAddress = 10;
+/** @param {number} connections */
+function addressesFor(connections) {
+  const perAddress = 4000;
+  const n = Math.max(1, Math.ceil(connections / perAddress));
+  if (nextAddress + n > 254) nextAddress = 10;
+  const list = Array.from({ length: n }, (_, i) => `127.0.0.${nextAddress + i}`);
+  nextAddress += n;
+  return { addresses: list, perAddress };
+}
+
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Starts a server under test on the server core and waits until it listens.
+ *
+ * @param {string} name
+ */
+async function startServer(name) {
+  const def = SERVER_DEFS[name];
+  if (!def) throw new Error(`unknown server ${name}`);
+  const prof =
+    CPU_PROF && name === 'callgate'
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles')}`]
+      : [];
+  const child = new Child(`${name} server`, [...def.nodeArgs, ...prof, def.script], {
+    cpu: SERVER_CPU,
+    cwd: ROOT,
+    env: def.env ?? {},
+  });
+  try {
+    const ready = await child.next('ready', 60_000);
+    return {
+      name,
+      child,
+      pid: child.pid,
+      port: /** @type {number} */ (ready.port),
+      apiKey: /** @type {string | undefined} */ (ready.apiKey),
+    };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+/** @typedef {Awaited<ReturnType<typeof startServer>>} Server */
+
+/** @param {object} job */
+async function startGenerator(job) {
+  const g = new Child('generator', ['bench/generator.mjs'], { cpu: GEN_CPU, cwd: ROOT });
+  try {
+    await g.request({ type: 'job', job: { maxLifetimeMs: 300_000, ...job } }, 'ready', 120_000);
+    return g;
+  } catch (err) {
+    await g.stop();
+    throw err;
+  }
+}
+
+/** Server memory after a forced full GC, from /proc (RSS) and the process (heap). */
+async function serverMemory(/** @type {Server} */ s) {
+  const m = await s.child.request({ type: 'gc' }, 'gc-done', 30_000);
+  await sleep(100);
+  return { rss: rssBytes(s.pid), heapUsed: /** @type {number} */ (m.heapUsed) };
+}
+
+/**
+ * Mints `n` Callgate access tokens through `POST /v1/tokens` (16 requests in flight).
+ *
+ * @param {Server} s
+ * @param {number} n
+ * @param {(i: number) => Record<string, string[]>} rooms
+ */
+async function mintTokens(s, n, rooms) {
+  /** @type {string[]} */
+  const out = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const res = await fetch(`http://127.0.0.1:${s.port}/v1/tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sub: `user-${i}`, rooms: rooms(i) }),
+      });
+      if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${await res.text()}`);
+      out[i] = /** @type {{ token: string }} */ (await res.json()).token;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return out;
+}
+
+/**
+ * Runs `fn` with a fresh server, stopping it (and anything `fn` registered) by PID afterwards.
+ *
+ * @template T
+ * @param {string} name
+ * @param {(s: Server, own: (c: Child) => Child) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+async function withServer(name, fn) {
+  const s = await startServer(name);
+  /** @type {Child[]} */
+  const children = [];
+  try {
+    return await fn(s, (c) => {
+      children.push(c);
+      return c;
+    });
+  } finally {
+    // The server first: its side closes first, so no client port is left in TIME_WAIT.
+    await s.child.stop(CPU_PROF ? 15_000 : 3000);
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+/**
+ * Load on, warm up, then one measurement window: server CPU from /proc around it, counts and
+ * latency from the generator.
+ *
+ * @param {Server} s
+ * @param {Child} g
+ */
+async function measureWindow(s, g) {
+  await g.request({ type: 'load' }, 'loading');
+  await sleep(P.warmupMs);
+  const mark = await g.request({ type: 'measure-start' }, 'marked');
+  const cpu0 = cpuMicros(s.pid);
+  const t0 = performance.now();
+  await sleep(P.measureMs);
+  const cpu1 = cpuMicros(s.pid);
+  const t1 = performance.now();
+  const m = await g.request({ type: 'measure-stop' }, 'measured');
+  const seconds = (m.at - mark.at) / 1000;
+  const r = m.result;
+  return {
+    seconds: round(seconds),
+    received: r.received,
+    acks: r.acks,
+    perSecond: round(r.received / seconds, 0),
+    serverCpuUtil: round((cpu1 - cpu0) / ((t1 - t0) * 1000), 3),
+    serverUsPerMessage: r.received > 0 ? round((cpu1 - cpu0) / r.received, 2) : null,
+    latencyMs: r.latency,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+/** (1) N authenticated connects, 64 handshakes in flight: connects/s and server CPU per connect. */
+async function scenarioConnect(/** @type {string} */ name) {
+  return withServer(name, async (s, own) => {
+    const n = P.connectN;
+    const warm = Math.min(200, n);
+    const tokens =
+      name === 'callgate' ? await mintTokens(s, n + warm, () => ({ lobby: ['join'] })) : undefined;
+    // Warm-up connects (JIT), closed again before the measured run.
+    const w = own(
+      await startGenerator({
+        kind: 'connect',
+        server: name,
+        host: '127.0.0.1',
+        port: s.port,
+        count: warm,
+        concurrency: 32,
+        indexBase: 0,
+        ...addressesFor(warm),
+        ...(tokens ? { tokens: tokens.slice(n) } : {}),
+      }),
+    );
+    await w.request({ type: 'run' }, 'done', 120_000);
+    await w.stop();
+    await sleep(200);
+    const g = own(
+      await startGenerator({
+        kind: 'connect',
+        server: name,
+        host: '127.0.0.1',
+        port: s.port,
+        count: n,
+        concurrency: 64,
+        keep: true,
+        indexBase: warm,
+        ...addressesFor(n),
+        ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
+      }),
+    );
+    const cpu0 = cpuMicros(s.pid);
+    const { result } = await g.request({ type: 'run' }, 'done', 120_000);
+    const cpu1 = cpuMicros(s.pid);
+    return {
+      connections: result.connected,
+      failed: result.failed,
+      ...(result.firstError ? { firstError: result.firstError } : {}),
+      connectsPerSecond: round(result.connected / (result.ms / 1000), 0),
+      serverUsPerConnection: round((cpu1 - cpu0) / Math.max(1, result.connected), 1),
+      connectLatencyMs: result.latency,
+    };
+  });
+}
+
+/** (2) Idle memory per connection at each step (RSS after a forced GC, minus the baseline). */
+async function scenarioMemory(/** @type {string} */ name) {
+  return withServer(name, async (s, own) => {
+    const top = /** @type {number} */ (P.memorySteps.at(-1));
+    const perUser = 10; // Callgate's default connections per user: one token serves ten.
+    const userTokens =
+      name === 'callgate'
+        ? await mintTokens(s, Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
+        : undefined;
+    const base = await serverMemory(s);
+    const { addresses, perAddress } = addressesFor(top);
+    let have = 0;
+    const steps = [];
+    for (const step of P.memorySteps) {
+      const add = step - have;
+      const gens = P.memoryGenerators;
+      const per = Math.ceil(add / gens);
+      const t0 = performance.now();
+      await Promise.all(
+        Array.from({ length: gens }, async (_, k) => {
+          const from = have + k * per;
+          const count = Math.min(per, step - from);
+          if (count <= 0) return;
+          const tokens = userTokens
+            ? Array.from(
+                { length: count },
+                (_, i) => /** @type {string} */ (userTokens[Math.floor((from + i) / perUser)]),
+              )
+            : undefined;
+          // Each generator's slice keeps its own place in the address spread.
+          const g = own(
+            await startGenerator({
+              kind: 'connect',
+              server: name,
+              host: '127.0.0.1',
+              port: s.port,
+              count,
+              concurrency: 32,
+              keep: true,
+              indexBase: from,
+              addresses: addresses.slice(Math.floor(from / perAddress)),
+              perAddress,
+              ...(tokens ? { tokens } : {}),
+            }),
+          );
+          const { result } = await g.request({ type: 'run' }, 'done', 180_000);
+          if (result.failed > 0)
+            throw new Error(`${result.failed} connects failed: ${result.firstError}`);
+        }),
+      );
+      const connectMs = performance.now() - t0;
+      have = step;
+      await sleep(P.settleMs);
+      const mem = await serverMemory(s);
+      steps.push({
+        connections: step,
+        connectSeconds: round(connectMs / 1000, 1),
+        rssMiB: round(mem.rss / 2 ** 20, 1),
+        kibPerConnection: round((mem.rss - base.rss) / 1024 / step, 2),
+        heapKibPerConnection: round((mem.heapUsed - base.heapUsed) / 1024 / step, 2),
+      });
+    }
+    return { baselineRssMiB: round(base.rss / 2 ** 20, 1), steps };
+  });
+}
+
+/** Tokens for pair rooms: connection i is in room p<floor(i/2)> with `join` and `send`. */
+const pairRooms = (/** @type {number} */ i) => ({ [`p${i >> 1}`]: ['join', 'send'] });
+
+/** (3) Direct-message relay, closed loop, one message in flight per client. */
+async function scenarioRelay(/** @type {string} */ name) {
+  return withServer(name, async (s, own) => {
+    const pairs = P.relayPairs;
+    const tokens = name === 'callgate' ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const g = own(
+      await startGenerator({
+        kind: 'relay',
+        server: name,
+        host: '127.0.0.1',
+        port: s.port,
+        pairs,
+        window: 1,
+        indexBase: 0,
+        ...addressesFor(pairs * 2),
+        ...(tokens ? { tokens } : {}),
+      }),
+    );
+    return { pairs, ...(await measureWindow(s, g)) };
+  });
+}
+
+/** (4) Open loop at a fixed rate over 2,000 connections: latency percentiles. */
+async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} */ rate) {
+  return withServer(name, async (s, own) => {
+    const pairs = P.openPairs;
+    const tokens = name === 'callgate' ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const g = own(
+      await startGenerator({
+        kind: 'openloop',
+        server: name,
+        host: '127.0.0.1',
+        port: s.port,
+        pairs,
+        rate,
+        indexBase: 0,
+        ...addressesFor(pairs * 2),
+        ...(tokens ? { tokens } : {}),
+      }),
+    );
+    return { rate, connections: pairs * 2, ...(await measureWindow(s, g)) };
+  });
+}
+
+/** (5) Room fan-out, closed loop, two publishes in flight per room. */
+async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ size) {
+  return withServer(name, async (s, own) => {
+    const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
+    const n = rooms * size;
+    const tokens =
+      name === 'callgate'
+        ? await mintTokens(s, n, (i) => ({ [`r${Math.floor(i / size)}`]: ['join', 'publish'] }))
+        : undefined;
+    const g = own(
+      await startGenerator({
+        kind: 'fanout',
+        server: name,
+        host: '127.0.0.1',
+        port: s.port,
+        roomSize: size,
+        rooms,
+        window: 2,
+        indexBase: 0,
+        ...addressesFor(n),
+        ...(tokens ? { tokens } : {}),
+      }),
+    );
+    const m = await measureWindow(s, g);
+    return {
+      roomSize: size,
+      rooms,
+      ...m,
+      deliveriesPerSecond: m.perSecond,
+      serverUsPerDelivery: m.serverUsPerMessage,
+    };
+  });
+}
+
+/**
+ * Runs autocannon from the generator core against a server: a short warm-up, then the
+ * measured run, with server CPU from /proc around it.
+ *
+ * @param {Server} s
+ * @param {(c: Child) => Child} own
+ * @param {object} http autocannon options
+ */
+async function httpRun(s, own, http) {
+  const run = async (/** @type {number} */ seconds) => {
+    const g = own(
+      await startGenerator({
+        kind: 'http',
+        server: s.name,
+        host: '127.0.0.1',
+        port: s.port,
+        addresses: [],
+        perAddress: 1,
+        indexBase: 0,
+        http: { ...http, duration: seconds },
+      }),
+    );
+    const cpu0 = cpuMicros(s.pid);
+    const { result } = await g.request({ type: 'run' }, 'done', (seconds + 30) * 1000);
+    const cpu1 = cpuMicros(s.pid);
+    await g.stop();
+    return {
+      ...result,
+      serverUsPerRequest: result.ok > 0 ? round((cpu1 - cpu0) / result.ok, 1) : null,
+    };
+  };
+  await run(1);
+  return run(P.httpSeconds);
+}
+
+/** (6) TURN credentials: Callgate with bearer auth vs the seed's Express endpoint without. */
+async function scenarioTurn(/** @type {string} */ name) {
+  return withServer(name, async (s, own) => {
+    if (name === 'express')
+      return httpRun(s, own, {
+        url: `http://127.0.0.1:${s.port}/api/turn-credentials`,
+        connections: P.httpConnections,
+      });
+    const tokens = await mintTokens(s, P.httpConnections, () => ({ lobby: ['join'] }));
+    const probe = await fetch(`http://127.0.0.1:${s.port}/v1/turn/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[0]}` },
+    });
+    await probe.arrayBuffer();
+    if (probe.status !== 200) throw new Error(`POST /v1/turn/credentials answered ${probe.status}`);
+    return {
+      route: 'POST /v1/turn/credentials',
+      ...(await httpRun(s, own, {
+        url: `http://127.0.0.1:${s.port}/v1/turn/credentials`,
+        method: 'POST',
+        connections: P.httpConnections,
+        bearerTokens: tokens,
+      })),
+    };
+  });
+}
+
+/** (7) Token minting: POST /v1/tokens with an API key (RS256 signing). */
+async function scenarioMint(/** @type {string} */ name) {
+  return withServer(name, async (s, own) =>
+    httpRun(s, own, {
+      url: `http://127.0.0.1:${s.port}/v1/tokens`,
+      method: 'POST',
+      connections: Math.min(16, P.httpConnections),
+      headers: { authorization: `Bearer ${s.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'bench-user', rooms: { lobby: ['join', 'send'] } }),
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function ensurePeers() {
+  const need =
+    servers.some((s) => s !== 'callgate') ||
+    !only ||
+    only.some((o) => o === 'turn' || o === 'mint');
+  if (!need || flag('no-install')) return;
+  if (
+    existsSync(join(ROOT, 'bench/peers/node_modules/autocannon/package.json')) &&
+    existsSync(join(ROOT, 'bench/peers/node_modules/socket.io/package.json')) &&
+    existsSync(join(ROOT, 'bench/peers/node_modules/peer/package.json')) &&
+    existsSync(join(ROOT, 'bench/peers/node_modules/express/package.json'))
+  )
+    return;
+  console.error(
+    'installing the peers into bench/peers/node_modules (npm ci --prefix bench/peers)...',
+  );
+  execFileSync('npm', ['ci', '--prefix', join(ROOT, 'bench/peers'), '--no-audit', '--no-fund'], {
+    stdio: 'inherit',
+  });
+}
+
+function machine() {
+  const c = cpus();
+  let nofile = '';
+  try {
+    nofile = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+  } catch {
+    // unknown
+  }
+  return {
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    kernel: release(),
+    fdLimit: nofile,
+    pinned: canPin(),
+    serverCpu: SERVER_CPU,
+    generatorCpu: GEN_CPU,
+    loadAverageBefore: loadavg().map((x) => round(x, 2)),
+  };
+}
+
+function versions() {
+  /** @type {Record<string, string>} */
+  const v = {};
+  for (const [name, dir] of [
+    ['peer', 'bench/peers/node_modules/peer'],
+    ['socket.io', 'bench/peers/node_modules/socket.io'],
+    ['express', 'bench/peers/node_modules/express'],
+    ['autocannon', 'bench/peers/node_modules/autocannon'],
+    ['ws', 'node_modules/ws'],
+  ]) {
+    try {
+      v[/** @type {string} */ (name)] = JSON.parse(
+        readFileSync(join(ROOT, /** @type {string} */ (dir), 'package.json'), 'utf8'),
+      ).version;
+    } catch {
+      // not installed
+    }
+  }
+  return v;
+}
+
+async function main() {
+  ensurePeers();
+  const results = {
+    date: new Date().toISOString(),
+    mode: SMOKE ? 'smoke' : 'full',
+    machine: machine(),
+    versions: versions(),
+    /** @type {Record<string, any>} */
+    scenarios: {},
+    /** @type {Array<{ scenario: string, server: string, error: string }>} */
+    errors: [],
+  };
+  const started = performance.now();
+  const want = (/** @type {string} */ s) => !only || only.includes(s);
+  const ws = servers.filter((s) => s !== 'express');
+  /** @type {Array<[string, string, () => Promise<any>]>} */
+  const plan = [];
+  if (want('connect')) for (const s of ws) plan.push(['connect', s, () => scenarioConnect(s)]);
+  if (want('memory')) for (const s of ws) plan.push(['memory', s, () => scenarioMemory(s)]);
+  if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
+  if (want('openloop'))
+    for (const rate of P.openRates)
+      for (const s of ws) plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
+  if (want('fanout'))
+    for (const size of P.fanoutSizes)
+      for (const s of ws) plan.push([`fanout_${size}`, s, () => scenarioFanout(s, size)]);
+  if (want('turn'))
+    for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
+      plan.push(['turn', s, () => scenarioTurn(s)]);
+  if (want('mint') && servers.includes('callgate'))
+    plan.push(['mint', 'callgate', () => scenarioMint('callgate')]);
+
+  for (const [scenario, server, fn] of plan) {
+    const t0 = performance.now();
+    process.stderr.write(`${scenario} ${server} ... `);
+    try {
+      const r = await fn();
+      (results.scenarios[scenario] ??= {})[server] = r;
+      process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
+    } catch (err) {
+      const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);
+      results.errors.push({ scenario, server, error: msg });
+      process.stderr.write(`FAILED: ${msg}\n`);
+    }
+  }
+  const total = round((performance.now() - started) / 1000, 1);
+  const out = { ...results, seconds: total, goals: evaluateGoals(results.scenarios) };
+  mkdirSync(outDir, { recursive: true });
+  const stamp = out.date.replace(/[:]/g, '-').replace(/\..*$/, '');
+  const base = join(outDir, `${SMOKE ? 'smoke-' : ''}${stamp}`);
+  const table = renderTable(out);
+  writeFileSync(`${base}.json`, JSON.stringify(out, null, 2) + '\n');
+  writeFileSync(`${base}.md`, table + '\n');
+  console.log(table);
+  console.log(`\nwritten: ${base}.json, ${base}.md (${total} s)`);
+  process.exitCode = results.errors.length > 0 ? 1 : 0;
+}
+
+await main();

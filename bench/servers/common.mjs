@@ -1,0 +1,35 @@
+// What every server under test does for the harness: report readiness over IPC, answer `gc`
+// with its memory after a full collection, and exit when told to or when the harness goes away
+// (so no server outlives a benchmark run).
+
+/**
+ * @param {{ port: number, [k: string]: unknown }} info  sent to the harness as `ready`
+ * @param {() => Promise<void> | void} stop
+ */
+export function serveHarness(info, stop) {
+  const send = (/** @type {object} */ m) => process.send?.(m);
+  let stopping = false;
+  const exit = async () => {
+    if (stopping) return;
+    stopping = true;
+    const t = setTimeout(() => process.exit(0), 2000);
+    t.unref();
+    try {
+      await stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on('message', (/** @type {{ type: string }} */ m) => {
+    if (m.type === 'gc') {
+      const g = /** @type {{ gc?: () => void }} */ (globalThis).gc;
+      g?.();
+      g?.();
+      const mem = process.memoryUsage();
+      send({ type: 'gc-done', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external });
+    } else if (m.type === 'stop') void exit();
+  });
+  process.on('disconnect', () => void exit());
+  process.on('SIGTERM', () => void exit());
+  send({ type: 'ready', ...info });
+}

@@ -1,0 +1,57 @@
+// Runs the benchmark suite in smoke mode against Callgate only: every scenario for about a
+// second with tiny N, so CI proves the harness, the generator and the server still work
+// together. It checks that every scenario produced figures, never what the figures are
+// (BENCHMARKS.md holds those; they are not asserted in `npm test`).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'callgate-bench-smoke-'));
+  try {
+    const child = spawn(
+      process.execPath,
+      ['bench/run.mjs', '--smoke', '--servers=callgate', '--no-install', `--out=${out}`],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 55_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(timer);
+    assert.equal(code, 0, output);
+
+    const file = readdirSync(out).find((f) => f.endsWith('.json'));
+    assert.ok(file, 'a results file is written');
+    const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
+      mode: string;
+      errors: unknown[];
+      scenarios: Record<string, { callgate?: Record<string, unknown> }>;
+    };
+    assert.equal(results.mode, 'smoke');
+    assert.deepEqual(results.errors, []);
+    const num = (scenario: string, field: string): number => {
+      const v = results.scenarios[scenario]?.callgate?.[field];
+      assert.equal(typeof v, 'number', `${scenario}.${field}`);
+      return v as number;
+    };
+    assert.ok(num('connect', 'connections') > 0);
+    assert.equal(num('connect', 'failed'), 0);
+    const steps = results.scenarios.memory?.callgate?.steps;
+    assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
+    for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])
+      assert.ok(num(k, 'received') > 0, `${k} delivered messages`);
+    assert.ok(num('relay', 'acks') > 0, 'sends are acknowledged');
+    assert.ok(num('turn', 'ok') > 0, 'TURN credentials served');
+    assert.equal(num('turn', 'non2xx'), 0);
+    assert.ok(num('mint', 'ok') > 0, 'tokens minted');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
