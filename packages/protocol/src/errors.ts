@@ -94,6 +94,12 @@ export const ErrorCodes = {
   peer_not_found: { status: 404, close: null, message: 'No such peer within reach' },
   not_joined: { status: 409, close: null, message: 'Not a member of that room' },
   room_full: { status: 409, close: null, message: 'The room has reached its peer limit' },
+  duplicate_id: {
+    status: 409,
+    close: null,
+    message:
+      'A message with this id was already received on this connection; it was not processed again',
+  },
   too_many_rooms: {
     status: 409,
     close: null,

@@ -134,6 +134,9 @@ export async function createCallgate(
   const server = createHttpServer({
     headersTimeout: config.server.headersTimeoutMs,
     requestTimeout: config.server.requestTimeoutMs,
+    // How often Node looks for connections past those timeouts (default 30 s): without this a
+    // slowloris upgrade outlives `headersTimeoutMs` by up to 30 s (catalogue D57).
+    connectionsCheckingInterval: Math.min(1000, config.server.headersTimeoutMs / 2),
     maxHeaderSize: 16 * 1024,
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {

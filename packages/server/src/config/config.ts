@@ -47,6 +47,8 @@ export interface CallgateConfig {
     readonly maxBufferedBytes: number;
     readonly maxInvalidMessages: number;
     readonly handshakesPerSecondPerIp: number;
+    readonly maxConnectionsPerIp: number;
+    readonly maxEventLoopLagMs: number;
     readonly tokenExpiringLeadSeconds: number;
   };
   readonly turn: {

@@ -293,6 +293,22 @@ export const CONFIG_KEYS = {
     description:
       'Sustained WebSocket handshakes per client IP (burst = 2x); past it HTTP 429 with `Retry-After`.',
   },
+  'signal.maxConnectionsPerIp': {
+    kind: 'integer',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    description:
+      'Live WebSocket connections per client IP (all users together); past it the handshake gets HTTP 429 with `Retry-After`.',
+  },
+  'signal.maxEventLoopLagMs': {
+    kind: 'integer',
+    default: 1000,
+    min: 0,
+    max: 60_000,
+    description:
+      'Event-loop lag above which new WebSocket handshakes get HTTP 503 `overloaded` with `Retry-After` (0 turns the check off).',
+  },
   'signal.tokenExpiringLeadSeconds': {
     kind: 'integer',
     default: 60,

@@ -1,6 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { AccessTokenClaims, Permission, ServerMessage } from '@callgate/protocol';
 
+/** How many recent message ids a connection remembers for replay detection. */
+export const REPLAY_WINDOW = 256;
+
 /**
  * One signaling peer on this node: live (with a socket) or parked (dropped without a close
  * frame, waiting `resumeGraceMs` for a resume, with its frames buffered).
@@ -42,6 +45,8 @@ export class Peer {
   graceTimer: NodeJS.Timeout | undefined;
   slowTimer: NodeJS.Timeout | undefined;
   closing = false;
+  /** Message ids seen on the current socket, newest last (the replay window, catalogue E68). */
+  readonly recentIds = new Set<string>();
   /** Set while an async handler runs, so the peer's next messages wait their turn. */
   queue: Promise<void> | undefined;
 
@@ -78,6 +83,13 @@ export class Peer {
 
   can(room: string, permission: Permission): boolean {
     return this.claims.rooms[room]?.includes(permission) ?? false;
+  }
+
+  /** Records an id, forgetting the oldest past {@link REPLAY_WINDOW}. */
+  rememberId(id: string): void {
+    this.recentIds.add(id);
+    if (this.recentIds.size > REPLAY_WINDOW)
+      this.recentIds.delete(this.recentIds.values().next().value as string);
   }
 
   get parked(): boolean {

@@ -16,6 +16,7 @@ import type { Services } from '../services.js';
 import type { CallgateConfig } from '../config/config.js';
 import type { Clock } from '../util/clock.js';
 import { createRateLimiter } from '../util/rate-limiter.js';
+import { createLagMonitor, type LagMonitor } from '../util/event-loop-lag.js';
 import { randomId } from '../util/random-id.js';
 import { clientAddress } from '../app.js';
 import { redactUrl } from '../log/create-logger.js';
@@ -30,6 +31,8 @@ export const SIGNAL_PATH = '/v1/signal';
 
 /** How long a closing socket may take to finish its close handshake before it is terminated. */
 const CLOSE_TIMEOUT_MS = 2000;
+/** `Retry-After` (seconds) for handshakes refused while the event loop lags (catalogue H87). */
+const OVERLOAD_RETRY_AFTER_S = 2;
 
 /**
  * The signaling server of design.md ("Signaling protocol callgate.v1"): authenticates the
@@ -50,6 +53,9 @@ export class SignalingCore {
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits: SignalLimits;
   readonly #toleranceMs: number;
+  /** Live sockets plus handshakes in progress, per client address (catalogue D60). */
+  readonly #byIp = new Map<string, number>();
+  readonly #lag: LagMonitor | undefined;
   #pending = 0;
 
   constructor(services: Services, bus: Bus) {
@@ -86,6 +92,7 @@ export class SignalingCore {
     );
     this.#heartbeat = setInterval(() => this.#sweep(), sweepMs);
     this.#heartbeat.unref();
+    if (this.config.maxEventLoopLagMs > 0) this.#lag = createLagMonitor();
     bus.onControl((event) => this.#onControl(event));
   }
 
@@ -119,6 +126,20 @@ export class SignalingCore {
         code: 'draining',
         headers: { 'retry-after': '2' },
       });
+    // Overload (catalogue H87, OWASP toobusy): a lagging loop would make every connection
+    // worse; new handshakes are shed before any crypto, live sockets are left alone.
+    const lagMs = this.#lag?.lagMs() ?? 0;
+    if (lagMs > this.config.maxEventLoopLagMs) {
+      this.log.warn(
+        { event: 'ws_refused', code: 'overloaded', remote, lagMs: Math.round(lagMs) },
+        'handshake refused',
+      );
+      return refuseUpgrade(socket, {
+        status: 503,
+        code: 'overloaded',
+        headers: { 'retry-after': String(OVERLOAD_RETRY_AFTER_S) },
+      });
+    }
     if (this.config.allowedOrigins.length > 0) {
       const origin = req.headers.origin;
       if (origin === undefined || !this.config.allowedOrigins.includes(origin)) {
@@ -152,12 +173,36 @@ export class SignalingCore {
       );
       return refuseUpgrade(socket, offer);
     }
+    // Connections per address, counted from here until the socket closes (catalogue D60).
+    const open = this.#byIp.get(remote) ?? 0;
+    if (open >= this.config.maxConnectionsPerIp) {
+      this.log.warn(
+        { event: 'ws_refused', code: 'too_many_connections', remote, open },
+        'handshake refused',
+      );
+      return refuseUpgrade(socket, {
+        status: 429,
+        code: 'too_many_connections',
+        headers: { 'retry-after': '5' },
+      });
+    }
+    this.#byIp.set(remote, open + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const n = (this.#byIp.get(remote) ?? 1) - 1;
+      if (n <= 0) this.#byIp.delete(remote);
+      else this.#byIp.set(remote, n);
+    };
     this.#pending++;
     void this.services
       .verifyToken(offer.token)
       .then(
         (verified) =>
-          this.#upgrade(req, socket, head, (ws) => this.#accept(ws, verified, offer, remote)),
+          this.#upgrade(req, socket, head, release, (ws) =>
+            this.#accept(ws, verified, offer, remote),
+          ),
         (err: unknown) => {
           const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
           this.log.warn(
@@ -172,7 +217,7 @@ export class SignalingCore {
           );
           // Complete the handshake only to close at once, so a browser can read the reason
           // (design.md "Handshake"); no frame from this client is ever read.
-          this.#upgrade(req, socket, head, (ws) =>
+          this.#upgrade(req, socket, head, release, (ws) =>
             ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
           );
         },
@@ -184,9 +229,12 @@ export class SignalingCore {
     req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    release: () => void,
     then: (ws: WebSocket) => void,
   ): void {
-    if (socket.destroyed) return;
+    // The address's connection slot is held until the socket is gone, however it ends.
+    socket.once('close', release);
+    if (socket.destroyed) return release();
     if (this.services.draining)
       return refuseUpgrade(socket, {
         status: 503,
@@ -294,6 +342,7 @@ export class SignalingCore {
     peer.connId = randomId(9);
     peer.remote = remote;
     peer.awaitingPongSince = 0;
+    peer.recentIds.clear();
     this.#byResume.delete(peer.resumeToken);
     peer.resumeToken = randomId(32);
     this.#byResume.set(peer.resumeToken, peer);
@@ -390,7 +439,8 @@ export class SignalingCore {
       return void this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
     peer.bucket = Math.min(
       this.config.messageBurst,
-      peer.bucket + ((now - peer.bucketAt) * this.config.messagesPerSecond) / 1000,
+      // A clock stepped backwards must not drain the bucket (elapsed time is never negative).
+      peer.bucket + (Math.max(0, now - peer.bucketAt) * this.config.messagesPerSecond) / 1000,
     );
     peer.bucketAt = now;
     if (peer.bucket < 1) {
@@ -414,6 +464,19 @@ export class SignalingCore {
       if (peer.invalid >= this.config.maxInvalidMessages)
         return void this.closePeer(peer, CloseCode.ProtocolViolation, 'protocol_violation');
       return this.sendTo(peer, { type: 'error', ...parsed.error });
+    }
+    // Replay (catalogue E68): an `id` seen in this connection's recent window is not processed
+    // again; the sender learns why (docs/protocol.md "Message ids").
+    const id = parsed.message.id;
+    if (id !== undefined) {
+      if (peer.recentIds.has(id))
+        return this.sendTo(peer, {
+          type: 'error',
+          id,
+          code: 'duplicate_id',
+          message: ErrorCodes.duplicate_id.message,
+        });
+      peer.rememberId(id);
     }
     // Messages of one peer are handled in order even when a handler awaits (join).
     const run = () => {
@@ -685,9 +748,16 @@ export class SignalingCore {
 
   #sweep(): void {
     const now = Date.now();
+    const clockNow = this.clock.now();
     for (const peer of this.#peers.values()) {
       const ws = peer.socket;
       if (!ws || peer.closing) continue;
+      // Expiry by the injected clock as well as by the timer: a clock that jumped forward
+      // closes idle connections within one sweep, not when the old timer would have fired.
+      if (clockNow >= peer.expMs + this.#toleranceMs) {
+        void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
+        continue;
+      }
       if (peer.awaitingPongSince !== 0) {
         // No pong in time: a dead network path. Terminate without a close frame, so the peer
         // is parked and can resume (design.md "Liveness").
@@ -717,6 +787,7 @@ export class SignalingCore {
 
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    this.#lag?.stop();
     for (const peer of [...this.#peers.values()]) {
       peer.socket?.terminate();
       await this.#remove(peer);

@@ -1,7 +1,8 @@
 import type { Plugin } from '../app.js';
 import type { Bus } from './bus.js';
 import { createInProcessBus } from './in-process-bus.js';
-import { SignalingCore } from './signaling-core.js';
+import { CallgateError } from '@callgate/protocol';
+import { SIGNAL_PATH, SignalingCore } from './signaling-core.js';
 import { addRoomRoutes } from './room-routes.js';
 
 export interface SignalingPluginOptions {
@@ -17,6 +18,11 @@ export function signalingPlugin(options: SignalingPluginOptions = {}): Plugin {
     const core = new SignalingCore(services, options.bus ?? createInProcessBus());
     server.on('upgrade', (req, socket, head) => core.handleUpgrade(req, socket, head));
     services.connections.push({ closeSession: (tenant, sid) => core.closeSession(tenant, sid) });
+    // A plain GET (no upgrade, e.g. the Upgrade header was dropped past Node's 2000-header
+    // limit, catalogue D56) is a malformed handshake: 400, as design.md "Handshake" says.
+    router.add('GET', SIGNAL_PATH, () => {
+      throw new CallgateError('bad_request', 'This route needs a WebSocket upgrade (RFC 6455)');
+    });
     addRoomRoutes(router, services, core);
     options.onCreated?.(core);
     return {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, chmodSync, existsSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, chmodSync, existsSync, accessSync, statSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import {
@@ -285,6 +285,12 @@ export function openSqliteStore(dataDir: string): Store {
       if (closed) throw new Error('store is closed');
       // A write proves more than a read: a read-only file would accept tokens it cannot revoke.
       accessSync(file, constants.W_OK);
+      // access(2) always succeeds for root, and an open SQLite handle keeps writing to a file
+      // chmod'ed read-only: the mode bits are the operator's word that the store is frozen.
+      if ((statSync(file).mode & 0o222) === 0)
+        throw Object.assign(new Error('the store file has no write permission'), {
+          code: 'EACCES',
+        });
       q.health.run(Date.now());
     },
     async close() {

@@ -47,7 +47,8 @@ export function createRateLimiter(options: RateLimiterOptions): {
         b = { tokens: options.burst, updatedMs: now };
         buckets.set(key, b);
       } else {
-        b.tokens = Math.min(options.burst, b.tokens + (now - b.updatedMs) * perMs);
+        // Elapsed time is never negative: a clock stepped backwards must not drain the bucket.
+        b.tokens = Math.min(options.burst, b.tokens + Math.max(0, now - b.updatedMs) * perMs);
         b.updatedMs = now;
       }
       if (b.tokens >= cost) {

@@ -3,6 +3,7 @@ import type { Router } from '../router.js';
 import type { Services } from '../../services.js';
 import { sendJson } from '../respond.js';
 import { requireApiKey } from '../api-key-auth.js';
+import { requireWritableStore } from '../require-writable-store.js';
 
 /**
  * `POST /v1/sessions/{sid}/revoke`: every token of the session stops verifying, live sockets
@@ -18,13 +19,19 @@ export function addSessionRoutes(router: Router, services: Services): void {
     const { accessTokenTtlSeconds, clockToleranceSeconds, sessionTtlSeconds } =
       services.config.auth;
     const keepSeconds = Math.max(sessionTtlSeconds, accessTokenTtlSeconds + clockToleranceSeconds);
-    await services.revocations.add({
-      tenant: key.tenant,
-      kind: 'sid',
-      value: sid,
-      revokedAt: now,
-      expiresAt: now + keepSeconds * 1000,
-    });
+    // Never answer "revoked" without having recorded it (503 instead, the caller retries).
+    await requireWritableStore(services);
+    try {
+      await services.revocations.add({
+        tenant: key.tenant,
+        kind: 'sid',
+        value: sid,
+        revokedAt: now,
+        expiresAt: now + keepSeconds * 1000,
+      });
+    } catch (err) {
+      throw new CallgateError('not_ready', 'The revocation could not be stored', { cause: err });
+    }
     let closed = 0;
     for (const c of services.connections)
       closed += await c.closeSession(key.tenant, sid, 'token_revoked');

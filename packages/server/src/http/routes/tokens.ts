@@ -3,6 +3,7 @@ import type { Router } from '../router.js';
 import type { Services } from '../../services.js';
 import { sendJson, CREDENTIAL_HEADERS } from '../respond.js';
 import { readJsonBody } from '../read-json.js';
+import { requireWritableStore } from '../require-writable-store.js';
 import { requireApiKey } from '../api-key-auth.js';
 import { parseMintRequest } from '../../auth/mint-request.js';
 import { createRateLimiter } from '../../util/rate-limiter.js';
@@ -27,6 +28,7 @@ export function addTokenRoutes(router: Router, services: Services): void {
     const mint = parseMintRequest(body, auth);
     if (mint.sessionId !== undefined && services.revocations.isRevoked(key.tenant, mint.sessionId))
       throw new CallgateError('session_revoked', undefined, { field: 'sessionId' });
+    await requireWritableStore(services);
     const issued = await services.issueToken({ tenant: key.tenant, ...mint });
     res.locals = { ...res.locals, sub: mint.sub, sid: issued.sessionId };
     sendJson(
