@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +35,7 @@ const CSP =
  * protocol package from their build output. Paths are confined to their mount (no `..`).
  */
 export function addDemoRoutes(router: Router): void {
-  const serve = async (urlPath: string, res: import('node:http').ServerResponse, head: boolean) => {
+  const serve = async (urlPath: string, res: ServerResponse, head: boolean) => {
     for (const [prefix, dir] of MOUNTS) {
       if (!urlPath.startsWith(prefix)) continue;
       const rel = decodeURIComponent(urlPath.slice(prefix.length)) || 'index.html';
