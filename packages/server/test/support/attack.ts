@@ -266,8 +266,13 @@ export async function assertClosed(
   code: number,
   reason: string,
   message?: string,
+  timeoutMs = 5000,
 ): Promise<void> {
-  const closed = await client.closed;
+  const closed = await Promise.race([
+    client.closed,
+    sleep(timeoutMs).then(() => ({ code: -1, reason: `still open after ${timeoutMs} ms` })),
+  ]);
+  if (closed.code === -1) client.ws.terminate();
   assert.deepEqual(closed, { code, reason }, message);
 }
 
