@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { manualClock, startTestServer, type TestServer } from '../support/test-server.js';
 import { connectClient, TestClient } from '../support/ws-client.js';
-import { ALL_PERMS, RawWs, assertClosed, signAsServer, sleep } from '../support/attack.js';
+import { ALL_PERMS, RawWs, assertClosed, sleep } from '../support/attack.js';
 import { randomId } from '../../src/util/random-id.js';
 
 const clock = manualClock(Date.UTC(2026, 5, 1, 12, 0, 0));
