@@ -102,6 +102,7 @@ export class CallgateClient {
       refreshed: (ack) => {
         log.debug?.('token refreshed', { expiresAt: ack.expiresAt });
         if (ack.iceServers) this.#setIceServers(ack.iceServers);
+        if (ack.rooms) this.#roomsRevoked(this.#rooms.retain(ack.rooms));
       },
       failed: (error) => this.#reportError(error),
     });
@@ -338,6 +339,7 @@ export class CallgateClient {
     for (const waiter of this.#connectWaiters.splice(0)) waiter.resolve(w);
     // Rejoins are queued first so that requests made meanwhile find their rooms joined.
     if (rejoin && previous) void this.#rejoin(previous.peerId, w.peerId);
+    else if (w.resumed === true && w.rooms) this.#roomsRevoked(this.#rooms.retain(w.rooms));
     this.#requests.online((message) => socket.send(message));
   }
 
@@ -349,6 +351,20 @@ export class CallgateClient {
     if (run !== this.#run) return;
     for (const f of event.failed) this.#reportError(f.error);
     this.#events.emit('rejoined', event);
+  }
+
+  /** Rooms the server left for us because the new token no longer grants them. */
+  #roomsRevoked(rooms: string[]): void {
+    for (const room of rooms)
+      this.#reportError(
+        new CallgateClientError(
+          'forbidden',
+          `The token no longer grants room "${room}"; it was left`,
+          {
+            room,
+          },
+        ),
+      );
   }
 
   #onNotice(m: ErrorMessage): void {

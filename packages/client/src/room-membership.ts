@@ -111,6 +111,20 @@ export class RoomMembership {
     return event;
   }
 
+  /**
+   * The server says which rooms this connection is still in (refresh ack, resumed welcome):
+   * rooms missing from the list were left because the token no longer grants them. Their
+   * members leave the maps; the dropped rooms are returned.
+   */
+  retain(rooms: readonly string[]): string[] {
+    const keep = new Set(rooms);
+    const dropped = this.#book
+      .rooms()
+      .filter((room) => !keep.has(room) && !this.#leaving.has(room));
+    for (const room of dropped) this.#announce(this.#book.left(room));
+    return dropped;
+  }
+
   /** The client stopped: every room is left, every member leaves the maps. */
   clear(): void {
     this.#leaving.clear();

@@ -366,6 +366,11 @@ export interface WelcomeMessage {
    * peer.
    */
   resumed?: boolean;
+  /**
+   * With `resumed: true`: the rooms the peer is still in. A room the presented token no longer
+   * grants `join` in was left during the resume.
+   */
+  rooms?: string[];
 }
 
 /**
@@ -389,6 +394,11 @@ export interface AckMessage {
   expiresAt?: number;
   /** refresh: fresh TURN credentials. */
   iceServers?: IceServer[];
+  /**
+   * refresh: the rooms the connection is still in. A room the new token no longer grants
+   * `join` in was left (its members saw `left`).
+   */
+  rooms?: string[];
 }
 
 /**

@@ -69,6 +69,7 @@ function build(obj: Obj): ServerMessage {
   switch (type) {
     case 'welcome': {
       const resumed = optional(obj, 'resumed', boolean);
+      const welcomeRooms = optional(obj, 'rooms', (v, f) => list(v, f, roomName));
       return {
         type,
         peerId: peerId(own(obj, 'peerId'), 'peerId'),
@@ -80,6 +81,7 @@ function build(obj: Obj): ServerMessage {
         resumeToken: resumeToken(own(obj, 'resumeToken'), 'resumeToken'),
         limits: limits(own(obj, 'limits'), 'limits'),
         ...(resumed === undefined ? {} : { resumed }),
+        ...(welcomeRooms === undefined ? {} : { rooms: welcomeRooms }),
       };
     }
     case 'ack': {
@@ -88,6 +90,7 @@ function build(obj: Obj): ServerMessage {
       const peers = optional(obj, 'peers', (v, f) => list(v, f, peerInfo));
       const expiresAt = optional(obj, 'expiresAt', time);
       const ice = optional(obj, 'iceServers', iceServers);
+      const ackRooms = optional(obj, 'rooms', (v, f) => list(v, f, roomName));
       return {
         type,
         ...withId,
@@ -95,6 +98,7 @@ function build(obj: Obj): ServerMessage {
         ...(peers === undefined ? {} : { peers }),
         ...(expiresAt === undefined ? {} : { expiresAt }),
         ...(ice === undefined ? {} : { iceServers: ice }),
+        ...(ackRooms === undefined ? {} : { rooms: ackRooms }),
       };
     }
     case 'error': {

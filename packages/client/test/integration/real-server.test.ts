@@ -168,4 +168,31 @@ describe('SDK against the real server', () => {
       reconnectInMs: payloads(events, 'closed')[0]!.reconnectInMs,
     });
   });
+  test('a refresh that no longer grants a room: the SDK drops it and reports forbidden for that room', async () => {
+    let sessionId: string | undefined;
+    let mints = 0;
+    const c = client(async () => {
+      mints++;
+      const rooms = mints === 1 ? { keep: ALL, gone: ALL } : { keep: ALL };
+      const minted = await server.mint({
+        sub: 'dave',
+        rooms,
+        ttlSeconds: 5,
+        ...(sessionId ? { sessionId } : {}),
+      });
+      sessionId = minted.sessionId;
+      return minted.token;
+    });
+    const events = record(c);
+    await c.connect();
+    await c.join('keep');
+    await c.join('gone');
+    assert.deepEqual(c.rooms, ['keep', 'gone']);
+    await eventually(() => mints >= 2, 'an in-band refresh', 6000);
+    await eventually(() => c.rooms.length === 1, 'the dropped room leaves the SDK', 3000);
+    assert.deepEqual(c.rooms, ['keep']);
+    const errors = payloads(events, 'error');
+    assert.ok(errors.some((e) => e.code === 'forbidden' && e.room === 'gone'));
+    assert.equal(c.state, 'connected');
+  });
 });
