@@ -25,6 +25,8 @@ const opt = (/** @type {string} */ name) =>
   argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const SMOKE = flag('smoke');
+/** Run Callgate from its TypeScript sources (tsx) instead of building it first. */
+const FROM_SOURCE = flag('source');
 const CPU_PROF = flag('cpu-prof');
 const SERVER_CPU = '0';
 const GEN_CPU = cpus().length > 1 ? '1' : '0';
@@ -71,6 +73,11 @@ const SERVER_DEFS = {
     script: 'bench/servers/callgate.mjs',
     nodeArgs: ['--expose-gc', '--conditions=source', '--import', 'tsx'],
   },
+  'callgate-dist': {
+    script: 'bench/servers/callgate.mjs',
+    nodeArgs: ['--expose-gc'],
+    env: { CALLGATE_BUILD: 'dist' },
+  },
   peerjs: { script: 'bench/servers/peerjs.mjs', nodeArgs: ['--expose-gc'] },
   socketio: { script: 'bench/servers/socketio.mjs', nodeArgs: ['--expose-gc'] },
   express: {
@@ -85,7 +92,8 @@ const SERVER_DEFS = {
 let nextAddress = 10;
 /** @param {number} connections */
 function addressesFor(connections) {
-  const perAddress = 4000;
+  // Callgate allows 1000 live connections per client address by default (signal.maxConnectionsPerIp).
+  const perAddress = 900;
   const n = Math.max(1, Math.ceil(connections / perAddress));
   if (nextAddress + n > 254) nextAddress = 10;
   const list = Array.from({ length: n }, (_, i) => `127.0.0.${nextAddress + i}`);
@@ -101,13 +109,9 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
  * @param {string} name
  */
 async function startServer(name) {
-  const def = SERVER_DEFS[name];
+  const def = SERVER_DEFS[name === 'callgate' && callgateBuild === 'dist' ? 'callgate-dist' : name];
   if (!def) throw new Error(`unknown server ${name}`);
-  const prof =
-    CPU_PROF && name === 'callgate'
-      ? ['--cpu-prof', `--cpu-prof-dir=${join(outDir, 'profiles')}`]
-      : [];
-  const child = new Child(`${name} server`, [...def.nodeArgs, ...prof, def.script], {
+  const child = new Child(`${name} server`, [...def.nodeArgs, def.script], {
     cpu: SERVER_CPU,
     cwd: ROOT,
     env: def.env ?? {},
@@ -128,6 +132,29 @@ async function startServer(name) {
 }
 
 /** @typedef {Awaited<ReturnType<typeof startServer>>} Server */
+
+/**
+ * With --cpu-prof: records a CPU profile of the Callgate server over `fn` only (the measured
+ * window, not start-up or token minting) into <out>/profiles/<label>.cpuprofile.
+ *
+ * @template T
+ * @param {Server} s
+ * @param {string} label
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+async function profiled(s, label, fn) {
+  if (!CPU_PROF || s.name !== 'callgate') return fn();
+  mkdirSync(join(outDir, 'profiles'), { recursive: true });
+  await s.child.request({ type: 'profile-start' }, 'profile-started');
+  try {
+    return await fn();
+  } finally {
+    const file = join(outDir, 'profiles', `${label}.cpuprofile`);
+    await s.child.request({ type: 'profile-stop', file }, 'profile-stopped', 60_000);
+    console.error(`profile: ${file}`);
+  }
+}
 
 /** @param {object} job */
 async function startGenerator(job) {
@@ -194,7 +221,7 @@ async function withServer(name, fn) {
     });
   } finally {
     // The server first: its side closes first, so no client port is left in TIME_WAIT.
-    await s.child.stop(CPU_PROF ? 15_000 : 3000);
+    await s.child.stop(3000);
     await Promise.all(children.map((c) => c.stop()));
   }
 }
@@ -206,9 +233,17 @@ async function withServer(name, fn) {
  * @param {Server} s
  * @param {Child} g
  */
-async function measureWindow(s, g) {
+async function measureWindow(s, g, /** @type {string} */ label) {
   await g.request({ type: 'load' }, 'loading');
   await sleep(P.warmupMs);
+  return profiled(s, label, () => measureNow(s, g));
+}
+
+/**
+ * @param {Server} s
+ * @param {Child} g
+ */
+async function measureNow(s, g) {
   const mark = await g.request({ type: 'measure-start' }, 'marked');
   const cpu0 = cpuMicros(s.pid);
   const t0 = performance.now();
@@ -270,9 +305,11 @@ async function scenarioConnect(/** @type {string} */ name) {
         ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
       }),
     );
-    const cpu0 = cpuMicros(s.pid);
-    const { result } = await g.request({ type: 'run' }, 'done', 120_000);
-    const cpu1 = cpuMicros(s.pid);
+    const { cpu0, cpu1, result } = await profiled(s, 'connect', async () => {
+      const cpu0 = cpuMicros(s.pid);
+      const { result } = await g.request({ type: 'run' }, 'done', 120_000);
+      return { cpu0, cpu1: cpuMicros(s.pid), result };
+    });
     return {
       connections: result.connected,
       failed: result.failed,
@@ -371,7 +408,7 @@ async function scenarioRelay(/** @type {string} */ name) {
         ...(tokens ? { tokens } : {}),
       }),
     );
-    return { pairs, ...(await measureWindow(s, g)) };
+    return { pairs, ...(await measureWindow(s, g, 'relay')) };
   });
 }
 
@@ -393,7 +430,7 @@ async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} *
         ...(tokens ? { tokens } : {}),
       }),
     );
-    return { rate, connections: pairs * 2, ...(await measureWindow(s, g)) };
+    return { rate, connections: pairs * 2, ...(await measureWindow(s, g, `openloop_${rate}`)) };
   });
 }
 
@@ -420,7 +457,7 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
         ...(tokens ? { tokens } : {}),
       }),
     );
-    const m = await measureWindow(s, g);
+    const m = await measureWindow(s, g, `fanout_${size}`);
     return {
       roomSize: size,
       rooms,
@@ -437,9 +474,9 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
  *
  * @param {Server} s
  * @param {(c: Child) => Child} own
- * @param {object} http autocannon options
+ * @param {{ label: string, [k: string]: unknown }} http autocannon options and a label
  */
-async function httpRun(s, own, http) {
+async function httpRun(s, own, { label, ...http }) {
   const run = async (/** @type {number} */ seconds) => {
     const g = own(
       await startGenerator({
@@ -463,7 +500,7 @@ async function httpRun(s, own, http) {
     };
   };
   await run(1);
-  return run(P.httpSeconds);
+  return profiled(s, `http_${label}`, () => run(P.httpSeconds));
 }
 
 /** (6) TURN credentials: Callgate with bearer auth vs the seed's Express endpoint without. */
@@ -471,6 +508,7 @@ async function scenarioTurn(/** @type {string} */ name) {
   return withServer(name, async (s, own) => {
     if (name === 'express')
       return httpRun(s, own, {
+        label: 'turn',
         url: `http://127.0.0.1:${s.port}/api/turn-credentials`,
         connections: P.httpConnections,
       });
@@ -484,6 +522,7 @@ async function scenarioTurn(/** @type {string} */ name) {
     return {
       route: 'POST /v1/turn/credentials',
       ...(await httpRun(s, own, {
+        label: 'turn',
         url: `http://127.0.0.1:${s.port}/v1/turn/credentials`,
         method: 'POST',
         connections: P.httpConnections,
@@ -497,6 +536,7 @@ async function scenarioTurn(/** @type {string} */ name) {
 async function scenarioMint(/** @type {string} */ name) {
   return withServer(name, async (s, own) =>
     httpRun(s, own, {
+      label: 'mint',
       url: `http://127.0.0.1:${s.port}/v1/tokens`,
       method: 'POST',
       connections: Math.min(16, P.httpConnections),
@@ -507,6 +547,24 @@ async function scenarioMint(/** @type {string} */ name) {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** How Callgate runs: 'dist' (built here with tsc -b) or 'source' (tsx). */
+let callgateBuild = 'source';
+
+function buildCallgate() {
+  if (FROM_SOURCE || !servers.includes('callgate')) return;
+  try {
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-b', 'packages/server'],
+      { cwd: ROOT, stdio: 'pipe' },
+    );
+    callgateBuild = 'dist';
+  } catch (err) {
+    const out = String(/** @type {{ stdout?: Buffer }} */ (err).stdout ?? '').slice(0, 2000);
+    console.error(`tsc -b packages/server failed; running Callgate from source (tsx):\n${out}`);
+  }
+}
 
 function ensurePeers() {
   const need =
@@ -574,9 +632,11 @@ function versions() {
 
 async function main() {
   ensurePeers();
+  buildCallgate();
   const results = {
     date: new Date().toISOString(),
     mode: SMOKE ? 'smoke' : 'full',
+    callgateBuild,
     machine: machine(),
     versions: versions(),
     /** @type {Record<string, any>} */

@@ -16,7 +16,14 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
   try {
     const child = spawn(
       process.execPath,
-      ['bench/run.mjs', '--smoke', '--servers=callgate', '--no-install', `--out=${out}`],
+      [
+        'bench/run.mjs',
+        '--smoke',
+        '--servers=callgate',
+        '--source',
+        '--no-install',
+        `--out=${out}`,
+      ],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';

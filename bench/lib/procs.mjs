@@ -63,6 +63,7 @@ export class Child {
     this.stderr = '';
     this.proc.stderr?.on('data', (d) => {
       this.stderr = (this.stderr + d.toString()).slice(-8192);
+      if (process.env.BENCH_STDERR) process.stderr.write(d);
     });
     /** @type {Array<{ type: string, resolve: (m: any) => void, reject: (e: Error) => void }>} */
     this.waiters = [];

@@ -1,17 +1,24 @@
 // Callgate as the benchmark runs it: the real server (createCallgate with the default plugins,
 // SQLite store, pino at `info` to stdout, which the harness sends to /dev/null), started from
-// source through tsx. Only the limits a load generator on one machine would trip are raised:
+// source through tsx or compiled. Only the limits a load generator on one machine would trip are raised:
 // per-connection message rate (the relay scenarios send several hundred messages per second
 // per connection), handshakes per IP (thousands of connects per second from a few loopback
 // addresses), mints per API key and TURN requests per user. Every check still runs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../packages/server/src/config/load-config.js';
-import { createCallgate } from '../../packages/server/src/app.js';
-import { defaultPlugins } from '../../packages/server/src/plugins.js';
-import { generateApiKey } from '../../packages/server/src/auth/api-keys.js';
 import { serveHarness } from './common.mjs';
+
+// CALLGATE_BUILD=dist runs the compiled server (what `npm start` runs; the harness builds it
+// first); otherwise the TypeScript sources through tsx (node --import tsx).
+const base =
+  process.env.CALLGATE_BUILD === 'dist'
+    ? '../../packages/server/dist/'
+    : '../../packages/server/src/';
+const { loadConfig } = await import(`${base}config/load-config.js`);
+const { createCallgate } = await import(`${base}app.js`);
+const { defaultPlugins } = await import(`${base}plugins.js`);
+const { generateApiKey } = await import(`${base}auth/api-keys.js`);
 
 const port = Number(process.env.PORT ?? 0);
 const dataDir = mkdtempSync(join(tmpdir(), 'callgate-bench-'));

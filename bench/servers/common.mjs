@@ -1,6 +1,12 @@
 // What every server under test does for the harness: report readiness over IPC, answer `gc`
-// with its memory after a full collection, and exit when told to or when the harness goes away
+// with its memory after a full collection, record a CPU profile of a measurement window when
+// asked (`node bench/run.mjs --cpu-prof`), and exit when told to or when the harness goes away
 // (so no server outlives a benchmark run).
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+
+/** @type {Session | undefined} */
+let profiler;
 
 /**
  * @param {{ port: number, [k: string]: unknown }} info  sent to the harness as `ready`
@@ -27,6 +33,19 @@ export function serveHarness(info, stop) {
       g?.();
       const mem = process.memoryUsage();
       send({ type: 'gc-done', rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external });
+    } else if (m.type === 'profile-start') {
+      profiler ??= new Session();
+      profiler.connect();
+      profiler.post('Profiler.enable', () =>
+        profiler?.post('Profiler.start', () => send({ type: 'profile-started' })),
+      );
+    } else if (m.type === 'profile-stop') {
+      const file = /** @type {{ file: string }} */ (/** @type {unknown} */ (m)).file;
+      profiler?.post('Profiler.stop', (err, res) => {
+        if (!err) writeFileSync(file, JSON.stringify(res.profile));
+        profiler?.disconnect();
+        send({ type: 'profile-stopped', file });
+      });
     } else if (m.type === 'stop') void exit();
   });
   process.on('disconnect', () => void exit());

@@ -10,6 +10,7 @@ export class RevocationList {
   readonly #store: Store;
   readonly #clock: Clock;
   #entries = new Map<string, number>();
+  #version = 0;
 
   constructor(store: Store, clock: Clock) {
     this.#store = store;
@@ -20,6 +21,15 @@ export class RevocationList {
     const now = this.#clock.now();
     const list = await this.#store.listRevocations(now);
     this.#entries = new Map(list.map((r) => [key(r.tenant, r.kind, r.value), r.expiresAt]));
+    this.#version++;
+  }
+
+  /**
+   * Changes whenever a revocation may have been added (apply, reload): a caller that found a
+   * session not revoked at one version need not look again until the version changes.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** Persists a revocation, then applies it locally. */
@@ -32,6 +42,7 @@ export class RevocationList {
   apply(revocation: Revocation): void {
     const k = key(revocation.tenant, revocation.kind, revocation.value);
     this.#entries.set(k, Math.max(this.#entries.get(k) ?? 0, revocation.expiresAt));
+    this.#version++;
   }
 
   /** True when the tenant, the session or the token is revoked. */

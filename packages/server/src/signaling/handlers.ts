@@ -131,8 +131,7 @@ function handleSend(core: SignalingCore, peer: Peer, msg: ClientMessageOf<'send'
   const out = core.messageFrame(peer, undefined, msg.data);
   if (!core.bus.deliverToPeer(peer.tenant, msg.to, out))
     return fail(core, peer, msg.id, 'peer_not_found');
-  if (msg.id !== undefined) core.sendTo(peer, { type: 'ack', id: msg.id });
-  else core.sendTo(peer, { type: 'ack' });
+  core.ack(peer, msg.id);
 }
 
 function handlePublish(core: SignalingCore, peer: Peer, msg: ClientMessageOf<'publish'>): void {

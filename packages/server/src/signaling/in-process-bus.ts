@@ -15,9 +15,9 @@ import type {
  */
 export function createInProcessBus(): Bus {
   const rooms = new Map<string, Map<string, Map<string, Member>>>();
-  const sinks = new Map<string, Sink>();
+  // tenant → peerId → sink: two lookups, no key string built per delivery.
+  const sinks = new Map<string, Map<string, Sink>>();
   const controlHandlers: Array<(e: ControlEvent) => void | Promise<void>> = [];
-  const sinkKey = (tenant: string, peerId: string) => `${tenant}\u0000${peerId}`;
   const roomOf = (tenant: string, room: string) => rooms.get(tenant)?.get(room);
 
   return {
@@ -64,25 +64,29 @@ export function createInProcessBus(): Bus {
       }));
     },
     attach(tenant, peerId, sink) {
-      sinks.set(sinkKey(tenant, peerId), sink);
+      let byPeer = sinks.get(tenant);
+      if (!byPeer) sinks.set(tenant, (byPeer = new Map()));
+      byPeer.set(peerId, sink);
     },
     detach(tenant, peerId) {
-      sinks.delete(sinkKey(tenant, peerId));
+      const byPeer = sinks.get(tenant);
+      if (byPeer?.delete(peerId) && byPeer.size === 0) sinks.delete(tenant);
     },
     deliverToPeer(tenant, peerId, frame: Frame) {
-      const sink = sinks.get(sinkKey(tenant, peerId));
+      const sink = sinks.get(tenant)?.get(peerId);
       if (!sink) return false;
       sink(frame);
       return true;
     },
     deliverToRoom(tenant, room, frame, options: RoomDeliveryOptions = {}) {
       const members = roomOf(tenant, room);
-      if (!members) return 0;
+      const byPeer = sinks.get(tenant);
+      if (!members || !byPeer) return 0;
       let n = 0;
       for (const m of members.values()) {
         if (m.peerId === options.except) continue;
         if (options.requirePermission && !m.permissions.has(options.requirePermission)) continue;
-        const sink = sinks.get(sinkKey(tenant, m.peerId));
+        const sink = byPeer.get(m.peerId);
         if (sink) {
           sink(frame);
           n++;

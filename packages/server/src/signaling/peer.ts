@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AccessTokenClaims, Permission, ServerMessage } from '@callgate/protocol';
 
@@ -22,6 +23,12 @@ export class Peer {
   readonly rooms = new Set<string>();
   resumeToken: string;
   socket: WebSocket | null;
+  /** The TCP socket under `socket`: frames are written to it directly (see outbox.ts). */
+  raw: Duplex | null = null;
+  /** Frames queued for `raw` in this turn of the event loop (outbox.ts). */
+  out: Buffer[] | null = null;
+  /** The revocation list's version when this peer was last found not revoked. */
+  revocationVersion = -1;
   remote: string;
   readonly connectedAt: number;
 
@@ -80,6 +87,19 @@ export class Peer {
   permissions(room: string): ReadonlySet<Permission> {
     return new Set(this.claims.rooms[room] ?? []);
   }
+
+  /** `metadata` as JSON, or undefined when empty: serialized once, not per message. */
+  metadataJson(): string | undefined {
+    if (this.#mdFor !== this.metadata) {
+      this.#mdFor = this.metadata;
+      this.#mdJson =
+        Object.keys(this.metadata).length > 0 ? JSON.stringify(this.metadata) : undefined;
+    }
+    return this.#mdJson;
+  }
+
+  #mdFor: Record<string, unknown> | undefined;
+  #mdJson: string | undefined;
 
   can(room: string, permission: Permission): boolean {
     return this.claims.rooms[room]?.includes(permission) ?? false;

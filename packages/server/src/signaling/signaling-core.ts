@@ -7,10 +7,12 @@ import {
   PROTOCOL,
   SERVER_SENDER,
   parseClientMessage,
+  type ClientMessage,
   type ErrorCode,
   type IceServer,
   type ServerMessage,
   type SignalLimits,
+  type WelcomeMessage,
 } from '@callgate/protocol';
 import type { Services } from '../services.js';
 import type { CallgateConfig } from '../config/config.js';
@@ -25,6 +27,7 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.js';
 import type { Bus, ControlEvent } from './bus.js';
 import { inspectUpgrade, refuseUpgrade, type HandshakeOffer } from './handshake.js';
 import { Peer, frame } from './peer.js';
+import { Outbox, encodeTextFrame } from './outbox.js';
 import { dispatch, peerInfo } from './handlers.js';
 
 export const SIGNAL_PATH = '/v1/signal';
@@ -56,6 +59,10 @@ export class SignalingCore {
   /** Live sockets plus handshakes in progress, per client address (catalogue D60). */
   readonly #byIp = new Map<string, number>();
   readonly #lag: LagMonitor | undefined;
+  /** Frames coalesced per socket per turn of the event loop (outbox.ts). */
+  readonly #outbox = new Outbox<Peer>((peer, data) => this.#writeNow(peer, data));
+  /** The TCP socket under each upgraded WebSocket, until its peer is bound. */
+  readonly #rawOf = new WeakMap<WebSocket, Duplex>();
   #pending = 0;
 
   constructor(services: Services, bus: Bus) {
@@ -70,6 +77,9 @@ export class SignalingCore {
       maxPayload: this.config.maxMessageBytes,
       // Compression is off: no inflate bombs (catalogue D53), and no CPU per frame.
       perMessageDeflate: false,
+      // All frames of one read are handled in the same tick (ws's default since 8.17, set
+      // explicitly: the outbox then coalesces every answer they cause into one write).
+      allowSynchronousEvents: true,
       // Select `callgate.v1` only; never echo `bearer.<token>` (RFC 6455 §4.2.2, catalogue D47).
       handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
     });
@@ -241,7 +251,10 @@ export class SignalingCore {
         code: 'draining',
         headers: { 'retry-after': '2' },
       });
-    this.#wss.handleUpgrade(req, socket, head, then);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      this.#rawOf.set(ws, socket);
+      then(ws);
+    });
   }
 
   #accept(
@@ -261,9 +274,10 @@ export class SignalingCore {
         old.tenant === claims.tid &&
         old.userId === claims.sub &&
         old.sessionId === claims.sid &&
+        old.claims.iss === claims.iss &&
         !old.closing
       ) {
-        this.#resume(old, ws, verified, remote);
+        void this.#resume(old, ws, verified, remote);
         return;
       }
       resumeFailed = true;
@@ -330,15 +344,19 @@ export class SignalingCore {
     );
   }
 
-  #resume(peer: Peer, ws: WebSocket, verified: VerifiedAccessToken, remote: string): void {
+  async #resume(
+    peer: Peer,
+    ws: WebSocket,
+    verified: VerifiedAccessToken,
+    remote: string,
+  ): Promise<void> {
     const previous = peer.socket;
+    // Keep buffering until `welcome` is out, so nothing overtakes it or is lost meanwhile.
+    peer.buffer ??= [];
     peer.socket = ws;
     if (previous) previous.terminate(); // a half-open old socket: replaced silently, nobody sees `left`
     clearTimeout(peer.graceTimer);
     peer.graceTimer = undefined;
-    const buffered = peer.buffer ?? [];
-    peer.buffer = null;
-    peer.bufferBytes = 0;
     peer.connId = randomId(9);
     peer.remote = remote;
     peer.awaitingPongSince = 0;
@@ -347,8 +365,13 @@ export class SignalingCore {
     peer.resumeToken = randomId(32);
     this.#byResume.set(peer.resumeToken, peer);
     this.#bindSocket(peer, ws);
-    void this.#applyClaims(peer, verified);
-    this.sendTo(peer, this.#welcome(peer, true));
+    // The presented token may grant fewer rooms than the old one: those are left first.
+    await this.#applyClaims(peer, verified);
+    if (peer.closing) return void ws.close(CloseCode.PolicyViolation, 'resume_failed');
+    const buffered = peer.buffer ?? [];
+    peer.buffer = null;
+    peer.bufferBytes = 0;
+    this.sendTo(peer, { ...this.#welcome(peer, true), rooms: [...peer.rooms] });
     for (const f of buffered) this.#write(peer, f);
     this.log.info(
       {
@@ -366,7 +389,7 @@ export class SignalingCore {
     );
   }
 
-  #welcome(peer: Peer, resumed: boolean | undefined): ServerMessage {
+  #welcome(peer: Peer, resumed: boolean | undefined): WelcomeMessage {
     return {
       type: 'welcome',
       peerId: peer.peerId,
@@ -392,6 +415,10 @@ export class SignalingCore {
   }
 
   #bindSocket(peer: Peer, ws: WebSocket): void {
+    // Frames queued for a previous socket are not replayed on this one (welcome comes first).
+    this.#outbox.discard(peer);
+    peer.raw = this.#rawOf.get(ws) ?? null;
+    this.#rawOf.delete(ws);
     ws.on('message', (data, isBinary) => {
       if (peer.socket === ws) this.#onMessage(peer, data, isBinary);
     });
@@ -435,8 +462,13 @@ export class SignalingCore {
     // Every message: expiry, revocation (cached claims, O(1)), then rate (design.md).
     if (now >= peer.expMs + this.#toleranceMs)
       return void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
-    if (this.services.revocations.isRevoked(peer.tenant, peer.sessionId, peer.claims.jti))
-      return void this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
+    // Revocation: looked up again only when the list changed since this peer last passed.
+    const revocations = this.services.revocations;
+    if (peer.revocationVersion !== revocations.version) {
+      if (revocations.isRevoked(peer.tenant, peer.sessionId, peer.claims.jti))
+        return void this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
+      peer.revocationVersion = revocations.version;
+    }
     peer.bucket = Math.min(
       this.config.messageBurst,
       // A clock stepped backwards must not drain the bucket (elapsed time is never negative).
@@ -447,8 +479,12 @@ export class SignalingCore {
       peer.strikes++;
       if (peer.strikes >= this.config.rateLimitStrikes)
         return void this.closePeer(peer, CloseCode.RateLimited, 'rate_limited');
+      // Parse only to echo the request's id, so the client can settle that request.
+      const limited = parseClientMessage(frameText(data));
+      const limitedId = limited.ok ? limited.message.id : limited.error.id;
       return this.sendTo(peer, {
         type: 'error',
+        ...(limitedId !== undefined ? { id: limitedId } : {}),
         code: 'rate_limited',
         message: ErrorCodes.rate_limited.message,
       });
@@ -456,9 +492,7 @@ export class SignalingCore {
     peer.bucket -= 1;
     peer.strikes = 0;
 
-    const parsed = parseClientMessage(
-      Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'),
-    );
+    const parsed = parseClientMessage(frameText(data));
     if (!parsed.ok) {
       peer.invalid++;
       if (peer.invalid >= this.config.maxInvalidMessages)
@@ -479,20 +513,10 @@ export class SignalingCore {
       peer.rememberId(id);
     }
     // Messages of one peer are handled in order even when a handler awaits (join).
-    const run = () => {
-      if (peer.closing) return;
-      try {
-        const r = dispatch(this, peer, parsed.message);
-        if (r instanceof Promise)
-          return r.catch((err: unknown) => this.#internalError(peer, parsed.message.id, err));
-      } catch (err) {
-        this.#internalError(peer, parsed.message.id, err);
-      }
-      return undefined;
-    };
-    if (peer.queue) peer.queue = peer.queue.then(run);
+    const message = parsed.message;
+    if (peer.queue) peer.queue = peer.queue.then(() => this.#run(peer, message));
     else {
-      const r = run();
+      const r = this.#run(peer, message);
       if (r) {
         const q: Promise<void> = r.then(() => {
           if (peer.queue === q) peer.queue = undefined;
@@ -500,6 +524,18 @@ export class SignalingCore {
         peer.queue = q;
       }
     }
+  }
+
+  #run(peer: Peer, message: ClientMessage): Promise<void> | undefined {
+    if (peer.closing) return undefined;
+    try {
+      const r = dispatch(this, peer, message);
+      if (r instanceof Promise)
+        return r.catch((err: unknown) => this.#internalError(peer, message.id, err));
+    } catch (err) {
+      this.#internalError(peer, message.id, err);
+    }
+    return undefined;
   }
 
   #internalError(peer: Peer, id: string | undefined, err: unknown): void {
@@ -516,14 +552,22 @@ export class SignalingCore {
   }
 
   /** A `message` frame stamped by the server: `from` is always the authenticated peer (E64). */
+  // Built as a string: the sender's metadata is serialized once per token, not per message.
+  // The result is the JSON.stringify of { type, from, room?, data, fromMetadata? }.
   messageFrame(peer: Peer, room: string | undefined, data: unknown): string {
-    return frame({
-      type: 'message',
-      from: peer.peerId,
-      ...(room !== undefined ? { room } : {}),
-      data,
-      ...(Object.keys(peer.metadata).length > 0 ? { fromMetadata: peer.metadata } : {}),
-    });
+    const md = peer.metadataJson();
+    return (
+      `{"type":"message","from":${JSON.stringify(peer.peerId)}` +
+      (room !== undefined ? `,"room":${JSON.stringify(room)}` : '') +
+      `,"data":${JSON.stringify(data) ?? 'null'}` +
+      (md !== undefined ? `,"fromMetadata":${md}}` : '}')
+    );
+  }
+
+  /** The `ack` of a request: the one without `id` is a constant frame. */
+  ack(peer: Peer, id: string | undefined): void {
+    if (id === undefined) this.#writeFrame(peer, ACK_FRAME);
+    else this.sendTo(peer, { type: 'ack', id });
   }
 
   /** Sends a server message to a local peer's socket (acks, errors, welcome). */
@@ -555,7 +599,22 @@ export class SignalingCore {
   #write(peer: Peer, f: string): void {
     const ws = peer.socket;
     if (ws === null || ws.readyState !== ws.OPEN || peer.closing) return;
-    ws.send(f);
+    this.#outbox.push(peer, this.#outbox.encode(f));
+  }
+
+  #writeFrame(peer: Peer, encoded: Buffer): void {
+    const ws = peer.socket;
+    if (ws === null || ws.readyState !== ws.OPEN || peer.closing) return;
+    this.#outbox.push(peer, encoded);
+  }
+
+  /** The outbox's sink: one write of this turn's frames; a slow consumer is closed (1008). */
+  #writeNow(peer: Peer, data: Buffer): void {
+    const ws = peer.socket;
+    const raw = peer.raw;
+    if (ws === null || raw === null || ws.readyState !== ws.OPEN || peer.closing) return;
+    if (!raw.writable) return;
+    raw.write(data);
     if (ws.bufferedAmount > this.config.maxBufferedBytes)
       void this.closePeer(peer, CloseCode.PolicyViolation, 'slow_consumer');
   }
@@ -592,10 +651,25 @@ export class SignalingCore {
         },
         'refresh failed',
       );
+      // An external issuer's keys could not be fetched: the current token is still good, so
+      // the connection stays and the client retries the refresh (docs/external-issuers.md).
+      if (code === 'issuer_unavailable')
+        return this.sendTo(peer, {
+          type: 'error',
+          ...(id !== undefined ? { id } : {}),
+          code,
+          message: ErrorCodes[code].message,
+        });
       return this.closePeer(peer, ErrorCodes[code].close ?? CloseCode.TokenInvalid, code);
     }
     const c = verified.claims;
-    if (c.sub !== peer.userId || c.tid !== peer.tenant || c.sid !== peer.sessionId)
+    // `iss` too: two trusted issuers mapping to one tenant may share `sub` and `sid` values.
+    if (
+      c.sub !== peer.userId ||
+      c.tid !== peer.tenant ||
+      c.sid !== peer.sessionId ||
+      c.iss !== peer.claims.iss
+    )
       return this.closePeer(peer, CloseCode.Forbidden, 'identity_changed');
     await this.#applyClaims(peer, verified);
     this.sendTo(peer, {
@@ -603,12 +677,14 @@ export class SignalingCore {
       ...(id !== undefined ? { id } : {}),
       expiresAt: peer.expMs,
       iceServers: this.#iceServers(peer),
+      rooms: [...peer.rooms],
     });
   }
 
   /** New claims: rooms no longer granted are left (others see `left`), permissions updated. */
   async #applyClaims(peer: Peer, verified: VerifiedAccessToken): Promise<void> {
     peer.claims = verified.claims;
+    peer.revocationVersion = -1;
     peer.expMs = verified.claims.exp * 1000;
     peer.metadata = verified.claims.md ?? {};
     this.#scheduleTokenTimers(peer);
@@ -653,6 +729,8 @@ export class SignalingCore {
     if (peer.closing) return;
     const ws = peer.socket;
     if (ws) {
+      // What was queued for this socket goes out before the close frame.
+      this.#outbox.flushOne(peer);
       ws.close(code, reason);
       const t = setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS);
       t.unref();
@@ -800,6 +878,13 @@ export class SignalingCore {
   roomPeers(tenant: string, room: string) {
     return this.bus.members(tenant, room).map((m) => ({ ...peerInfo(m), joinedAt: m.joinedAt }));
   }
+}
+
+/** `{"type":"ack"}`, encoded once. */
+const ACK_FRAME = encodeTextFrame(frame({ type: 'ack' }));
+
+function frameText(data: RawData): string {
+  return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
 }
 
 function addTo(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
