@@ -75,6 +75,23 @@ export const ErrorCodes = {
     close: null,
     message: 'The session has been revoked and cannot be extended',
   },
+  // Browser sessions (docs/sessions.md): OAuth-style codes (RFC 6749 §5.2) on the grant,
+  // refresh and logout routes.
+  invalid_grant: {
+    status: 400,
+    close: null,
+    message: 'The session grant or refresh credential is invalid, expired, reused or revoked',
+  },
+  invalid_scope: {
+    status: 400,
+    close: null,
+    message: 'A refresh may not ask for more than the session grants',
+  },
+  csrf_failed: {
+    status: 403,
+    close: null,
+    message: 'Missing or invalid CSRF token',
+  },
   not_found: { status: 404, close: null, message: 'No such resource' },
   method_not_allowed: { status: 405, close: null, message: 'Method not allowed on this route' },
   payload_too_large: {

@@ -23,6 +23,8 @@ import { addSessionRoutes } from './http/routes/sessions.js';
 import { addHealthRoutes } from './http/routes/health.js';
 import { addDevRoutes } from './http/routes/dev.js';
 import { addDemoRoutes } from './http/routes/demo.js';
+import { addBrowserSessionRoutes } from './http/routes/browser-sessions.js';
+import { addDevSessionRoute } from './http/routes/dev-session.js';
 import type { Services } from './services.js';
 
 /** The store setting where a running server records its issuer for the CLI. */
@@ -126,8 +128,10 @@ export async function createCallgate(
   addWellKnownRoutes(router, services);
   addTokenRoutes(router, services);
   addSessionRoutes(router, services);
+  const browserSessions = addBrowserSessionRoutes(router, services);
   if (config.dev) {
     addDevRoutes(router, services);
+    addDevSessionRoute(router, services, browserSessions);
     addDemoRoutes(router);
   }
 
@@ -185,6 +189,7 @@ export async function createCallgate(
       }
       await keyring.purgeExpired();
       await revocations.purge();
+      await store.purgeSessionFamilies(clock.now());
     })().catch((err: unknown) => log.error({ err }, 'maintenance failed'));
   }, MAINTENANCE_MS);
   maintenance.unref();

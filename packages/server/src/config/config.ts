@@ -26,6 +26,8 @@ export interface CallgateConfig {
     readonly keyRotationDays: number;
     readonly maxTokenBytes: number;
     readonly sessionTtlSeconds: number;
+    readonly sessionIdleSeconds: number;
+    readonly sessionAllowedOrigins: readonly string[];
     readonly mintRatePerSecond: number;
   };
   readonly signal: {

@@ -308,22 +308,24 @@ function crossValidate(out: Map<string, unknown>, issues: ConfigIssue[]): void {
     });
   if (allowed !== undefined && allowed.length === 0)
     issues.push({ path: 'auth.allowedAlgorithms', message: 'must not be empty' });
-  const origins = out.get('signal.allowedOrigins') as string[] | undefined;
-  origins?.forEach((o, i) => {
-    let ok = false;
-    try {
-      const u = new URL(o);
-      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
-    } catch {
-      ok = false;
-    }
-    if (!ok)
-      issues.push({
-        path: `signal.allowedOrigins[${i}]`,
-        message:
-          'must be an exact origin like https://app.example.com (scheme, host, optional port; no path)',
-      });
-  });
+  for (const originsKey of ['signal.allowedOrigins', 'auth.sessionAllowedOrigins']) {
+    const origins = out.get(originsKey) as string[] | undefined;
+    origins?.forEach((o, i) => {
+      let ok = false;
+      try {
+        const u = new URL(o);
+        ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === o;
+      } catch {
+        ok = false;
+      }
+      if (!ok)
+        issues.push({
+          path: `${originsKey}[${i}]`,
+          message:
+            'must be an exact origin like https://app.example.com (scheme, host, optional port; no path)',
+        });
+    });
+  }
   const urls = out.get('turn.urls') as string[] | undefined;
   urls?.forEach((u, i) => {
     if (!/^(stuns?|turns?):[^\s?]+(\?transport=(udp|tcp))?$/.test(u))

@@ -160,7 +160,21 @@ export const CONFIG_KEYS = {
     min: 300,
     max: 31 * 86_400,
     description:
-      'How long a session revocation is kept (a revoked session id can never be extended in that time).',
+      'Absolute lifetime of a browser session (its refresh cookie), and how long a session revocation is kept (a revoked session id can never be extended in that time).',
+  },
+  'auth.sessionIdleSeconds': {
+    kind: 'integer',
+    default: 3600,
+    min: 60,
+    max: 31 * 86_400,
+    description:
+      'A browser session not refreshed for this long ends (idle timeout); each refresh restarts it.',
+  },
+  'auth.sessionAllowedOrigins': {
+    kind: 'string[]',
+    default: [],
+    description:
+      "Exact `Origin`s allowed on the browser-session routes besides the server's own (`server.publicUrl`); cross-site requests get 403.",
   },
   'auth.mintRatePerSecond': {
     kind: 'integer',

@@ -5,6 +5,8 @@ import {
   type Store,
   type StoredKey,
   type Tenant,
+  type SessionCredentialKind,
+  type SessionFamily,
 } from './store.js';
 
 /**
@@ -17,6 +19,8 @@ export function createMemoryStore(): Store {
   const apiKeys = new Map<string, ApiKeyRecord>();
   const revocations = new Map<string, Revocation>();
   const settings = new Map<string, string>();
+  const families = new Map<string, SessionFamily>();
+  const credentials = new Map<string, { sessionId: string; kind: SessionCredentialKind }>();
   let closed = false;
   const clone = <T>(v: T): T => structuredClone(v);
   const revKey = (r: Pick<Revocation, 'tenant' | 'kind' | 'value'>) =>
@@ -85,6 +89,56 @@ export function createMemoryStore(): Store {
           revocations.delete(k);
           n++;
         }
+      return n;
+    },
+    async createSessionFamily(family) {
+      if (families.has(family.sessionId) || credentials.has(family.currentHash))
+        throw new StoreConflictError(`session ${family.sessionId} already exists`);
+      families.set(family.sessionId, clone(family));
+      credentials.set(family.currentHash, { sessionId: family.sessionId, kind: 'grant' });
+    },
+    async getSessionFamily(sessionId) {
+      const f = families.get(sessionId);
+      return f ? clone(f) : null;
+    },
+    async findSessionCredential(hash) {
+      const c = credentials.get(hash);
+      const f = c && families.get(c.sessionId);
+      if (!c || !f) return null;
+      return { family: clone(f), kind: c.kind, current: f.currentHash === hash };
+    },
+    async rotateSessionCredential({ sessionId, expectedHash, newHash, now, idleExpiresAt }) {
+      // Synchronous from compare to swap: no other request runs in between.
+      const f = families.get(sessionId);
+      if (
+        !f ||
+        f.currentHash !== expectedHash ||
+        f.revokedAt !== null ||
+        f.expiresAt <= now ||
+        f.idleExpiresAt <= now
+      )
+        return null;
+      f.currentHash = newHash;
+      f.generation += 1;
+      f.lastUsedAt = now;
+      f.idleExpiresAt = idleExpiresAt;
+      credentials.set(newHash, { sessionId, kind: 'refresh' });
+      return clone(f);
+    },
+    async revokeSessionFamily(sessionId, now) {
+      const f = families.get(sessionId);
+      if (!f || f.revokedAt !== null) return false;
+      f.revokedAt = now;
+      return true;
+    },
+    async purgeSessionFamilies(now) {
+      let n = 0;
+      for (const [sid, f] of families)
+        if (Math.min(f.expiresAt, f.idleExpiresAt) <= now) {
+          families.delete(sid);
+          n++;
+        }
+      for (const [hash, c] of credentials) if (!families.has(c.sessionId)) credentials.delete(hash);
       return n;
     },
     async getSetting(key) {

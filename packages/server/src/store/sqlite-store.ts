@@ -10,6 +10,8 @@ import {
   type StoredKey,
   type Tenant,
   type KeyState,
+  type SessionCredentialKind,
+  type SessionFamily,
 } from './store.js';
 
 const SCHEMA = `
@@ -46,6 +48,26 @@ CREATE TABLE IF NOT EXISTS revocations (
   PRIMARY KEY (tenant, kind, value)
 );
 CREATE INDEX IF NOT EXISTS revocations_expires ON revocations(expires_at);
+CREATE TABLE IF NOT EXISTS session_families (
+  session_id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  grants TEXT NOT NULL,
+  current_hash TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  idle_expires_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS session_families_ends ON session_families(MIN(expires_at, idle_expires_at));
+CREATE TABLE IF NOT EXISTS session_credentials (
+  hash TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL REFERENCES session_families(session_id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('grant','refresh')),
+  generation INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_credentials_session ON session_credentials(session_id);
 CREATE TABLE IF NOT EXISTS settings (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -81,6 +103,19 @@ interface RevocationRow {
   value: string;
   revoked_at: number;
   expires_at: number;
+}
+
+interface SessionFamilyRow {
+  session_id: string;
+  tenant: string;
+  grants: string;
+  current_hash: string;
+  generation: number;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  idle_expires_at: number;
+  revoked_at: number | null;
 }
 
 export const STORE_FILE = 'callgate.db';
@@ -152,6 +187,33 @@ export function openSqliteStore(dataDir: string): Store {
     setSettingIfAbsent: db.prepare<[string, string]>(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING',
     ),
+    insertFamily: db.prepare(
+      `INSERT INTO session_families (session_id, tenant, grants, current_hash, generation, created_at, last_used_at, expires_at, idle_expires_at, revoked_at)
+       VALUES (@session_id, @tenant, @grants, @current_hash, @generation, @created_at, @last_used_at, @expires_at, @idle_expires_at, @revoked_at)`,
+    ),
+    insertCredential: db.prepare<[string, string, SessionCredentialKind, number]>(
+      'INSERT INTO session_credentials (hash, session_id, kind, generation) VALUES (?, ?, ?, ?)',
+    ),
+    getFamily: db.prepare<[string], SessionFamilyRow>(
+      'SELECT * FROM session_families WHERE session_id = ?',
+    ),
+    findCredential: db.prepare<[string], { session_id: string; kind: SessionCredentialKind }>(
+      'SELECT session_id, kind FROM session_credentials WHERE hash = ?',
+    ),
+    // The compare-and-swap of a rotation: only the request that still sees the expected hash
+    // on a live family changes the row.
+    rotate: db.prepare<[string, number, number, string, string, number, number]>(
+      `UPDATE session_families SET current_hash = ?, generation = generation + 1, last_used_at = ?,
+         idle_expires_at = ?
+       WHERE session_id = ? AND current_hash = ? AND revoked_at IS NULL
+         AND expires_at > ? AND idle_expires_at > ?`,
+    ),
+    revokeFamily: db.prepare<[number, string]>(
+      'UPDATE session_families SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL',
+    ),
+    purgeFamilies: db.prepare<[number]>(
+      'DELETE FROM session_families WHERE MIN(expires_at, idle_expires_at) <= ?',
+    ),
     health: db.prepare<[number]>(
       'INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET checked_at = excluded.checked_at',
     ),
@@ -173,6 +235,57 @@ export function openSqliteStore(dataDir: string): Store {
       });
   });
 
+  const createFamily = db.transaction((f: SessionFamily) => {
+    q.insertFamily.run({
+      session_id: f.sessionId,
+      tenant: f.tenant,
+      grants: JSON.stringify(f.grants),
+      current_hash: f.currentHash,
+      generation: f.generation,
+      created_at: f.createdAt,
+      last_used_at: f.lastUsedAt,
+      expires_at: f.expiresAt,
+      idle_expires_at: f.idleExpiresAt,
+      revoked_at: f.revokedAt,
+    });
+    q.insertCredential.run(f.currentHash, f.sessionId, 'grant', f.generation);
+  });
+  const rotate = db.transaction(
+    (c: {
+      sessionId: string;
+      expectedHash: string;
+      newHash: string;
+      now: number;
+      idleExpiresAt: number;
+    }): SessionFamily | null => {
+      const changed = q.rotate.run(
+        c.newHash,
+        c.now,
+        c.idleExpiresAt,
+        c.sessionId,
+        c.expectedHash,
+        c.now,
+        c.now,
+      ).changes;
+      if (changed !== 1) return null;
+      const row = q.getFamily.get(c.sessionId)!;
+      q.insertCredential.run(c.newHash, c.sessionId, 'refresh', row.generation);
+      return toFamily(row);
+    },
+  );
+
+  const toFamily = (r: SessionFamilyRow): SessionFamily => ({
+    sessionId: r.session_id,
+    tenant: r.tenant,
+    grants: JSON.parse(r.grants) as SessionFamily['grants'],
+    currentHash: r.current_hash,
+    generation: r.generation,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    expiresAt: r.expires_at,
+    idleExpiresAt: r.idle_expires_at,
+    revokedAt: r.revoked_at,
+  });
   const toKey = (r: KeyRow): StoredKey => ({
     kid: r.kid,
     alg: r.alg,
@@ -266,6 +379,36 @@ export function openSqliteStore(dataDir: string): Store {
     },
     async purgeRevocations(now) {
       return q.purgeRevocations.run(now).changes;
+    },
+    async createSessionFamily(family) {
+      try {
+        createFamily(family);
+      } catch (err) {
+        if (String((err as { code?: string }).code).startsWith('SQLITE_CONSTRAINT'))
+          throw new StoreConflictError(`session ${family.sessionId} already exists`);
+        throw err;
+      }
+    },
+    async getSessionFamily(sessionId) {
+      const r = q.getFamily.get(sessionId);
+      return r ? toFamily(r) : null;
+    },
+    async findSessionCredential(hash) {
+      const c = q.findCredential.get(hash);
+      const r = c ? q.getFamily.get(c.session_id) : undefined;
+      if (!c || !r) return null;
+      return { family: toFamily(r), kind: c.kind, current: r.current_hash === hash };
+    },
+    async rotateSessionCredential(change) {
+      // BEGIN IMMEDIATE: the write lock is taken before the compare, so a CLI or a second
+      // server on the same file cannot interleave between the compare and the swap.
+      return rotate.immediate(change);
+    },
+    async revokeSessionFamily(sessionId, now) {
+      return q.revokeFamily.run(now, sessionId).changes > 0;
+    },
+    async purgeSessionFamilies(now) {
+      return q.purgeFamilies.run(now).changes;
     },
     async getSetting(key) {
       return q.getSetting.get(key)?.value ?? null;

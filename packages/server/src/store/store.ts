@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { RoomGrants, TokenKind } from '@callgate/protocol';
 
 /** Keyring states (design.md "Keys and JWKS"). */
 export type KeyState = 'next' | 'current' | 'retired';
@@ -44,6 +45,48 @@ export interface Revocation {
   expiresAt: number;
 }
 
+/** What every access token of a browser session carries: fixed when the backend starts it. */
+export interface SessionGrants {
+  sub: string;
+  rooms: RoomGrants;
+  kind: TokenKind;
+  metadata?: Record<string, unknown>;
+  /** Lifetime of each access token the session yields. */
+  ttlSeconds: number;
+}
+
+/**
+ * A browser session's refresh family (docs/sessions.md): one chain of single-use credentials,
+ * the one-time grant first, then each refresh credential. Only SHA-256 hashes are stored.
+ */
+export interface SessionFamily {
+  /** The session id: the `sid` of every access token of the session, and the family's key. */
+  sessionId: string;
+  tenant: string;
+  grants: SessionGrants;
+  /** SHA-256 (hex) of the one live credential: the grant until exchanged, then a refresh one. */
+  currentHash: string;
+  /** 0 for the grant, one more per exchange or refresh. */
+  generation: number;
+  createdAt: number;
+  lastUsedAt: number;
+  /** Absolute end of the session. */
+  expiresAt: number;
+  /** The next deadline: the grant's expiry, then last use + idle timeout (never past `expiresAt`). */
+  idleExpiresAt: number;
+  /** Set once the family is revoked (logout, reuse, API revocation). */
+  revokedAt: number | null;
+}
+
+export type SessionCredentialKind = 'grant' | 'refresh';
+
+/** A presented credential found in the store: its family, and whether it is still the live one. */
+export interface SessionCredentialMatch {
+  family: SessionFamily;
+  kind: SessionCredentialKind;
+  current: boolean;
+}
+
 /**
  * The persistence seam (design.md "Store and bus"). The signaling core and the token service
  * use this interface only. All times are milliseconds since the epoch.
@@ -70,6 +113,29 @@ export interface Store {
   /** Revocations not yet expired at `now`. */
   listRevocations(now: number): Promise<Revocation[]>;
   purgeRevocations(now: number): Promise<number>;
+  // Browser-session refresh families.
+  /** Stores a new family whose live credential (`currentHash`) is its grant. */
+  createSessionFamily(family: SessionFamily): Promise<void>;
+  getSessionFamily(sessionId: string): Promise<SessionFamily | null>;
+  /** Finds a family by the hash of any credential it ever had (so reuse can be detected). */
+  findSessionCredential(hash: string): Promise<SessionCredentialMatch | null>;
+  /**
+   * Compare-and-swap, atomic: replaces the family's live credential with `newHash` only when it
+   * is still `expectedHash` and the family is live at `now`. Returns the updated family, or null
+   * when another request rotated it first (or it ended): of two concurrent refreshes with one
+   * credential, exactly one wins.
+   */
+  rotateSessionCredential(change: {
+    sessionId: string;
+    expectedHash: string;
+    newHash: string;
+    now: number;
+    idleExpiresAt: number;
+  }): Promise<SessionFamily | null>;
+  /** Marks the family revoked; false when it does not exist or was already revoked. */
+  revokeSessionFamily(sessionId: string, now: number): Promise<boolean>;
+  /** Deletes families (and their credential hashes) past their absolute or idle end. */
+  purgeSessionFamilies(now: number): Promise<number>;
   // Small settings (e.g. a generated TURN secret).
   getSetting(key: string): Promise<string | null>;
   setSetting(key: string, value: string): Promise<void>;
