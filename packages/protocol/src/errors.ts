@@ -32,6 +32,13 @@ export const ErrorCodes = {
     close: CloseCode.Forbidden,
     message: 'The session or token has been revoked',
   },
+  // An external issuer's keys could not be fetched (docs/external-issuers.md): fail closed,
+  // but tell the client to retry rather than to throw its token away.
+  issuer_unavailable: {
+    status: 503,
+    close: CloseCode.Overloaded,
+    message: "The token's issuer could not be reached for its signing keys; retry later",
+  },
   // API keys and admin authentication.
   unauthorized: { status: 401, close: null, message: 'Missing or invalid API key' },
   // Request shape.

@@ -6,7 +6,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { CallgateError } from '@callgate/protocol';
-import type { CallgateConfig } from './config/config.js';
+import { ConfigError, type CallgateConfig } from './config/config.js';
 import { openSqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -15,6 +15,11 @@ import { Keyring } from './auth/keyring.js';
 import { RevocationList } from './auth/revocation-list.js';
 import { createTokenVerifier } from './auth/verify-access-token.js';
 import { createTokenIssuer } from './auth/issue-access-token.js';
+import {
+  checkJwksHosts,
+  createExternalIssuers,
+  type ExternalIssuers,
+} from './auth/external-issuers.js';
 import { Router } from './http/router.js';
 import { sendError } from './http/respond.js';
 import { addWellKnownRoutes } from './http/routes/well-known.js';
@@ -82,6 +87,8 @@ export async function createCallgate(
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? createLogger({ level: config.log.level });
+  // Before the store opens: a refused JWKS host is a configuration error (nothing to close).
+  const externalIssuers = await openExternalIssuers(config, clock, log);
   const store = options.store ?? openSqliteStore(config.dataDir);
   const keyring = await Keyring.open({
     store,
@@ -116,6 +123,8 @@ export async function createCallgate(
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       clockToleranceSeconds: config.auth.clockToleranceSeconds,
       maxTokenBytes: config.auth.maxTokenBytes,
+      externalIssuers,
+      tenantExists: async (name) => (await store.getTenant(name)) !== null,
     }),
     issueToken: createTokenIssuer({ keyring, clock, issuer, audience: config.auth.audience }),
     connections: [],
@@ -243,6 +252,38 @@ export async function createCallgate(
     shutdown: () => closeAll(true),
     close: () => closeAll(false),
   };
+}
+
+/**
+ * The trusted external issuers (docs/external-issuers.md): their JWKS hosts are resolved and
+ * checked before anything listens (catalogue C40), then each key set is fetched once in the
+ * background so the first token does not wait; an unreachable issuer is logged, not fatal.
+ */
+async function openExternalIssuers(
+  config: CallgateConfig,
+  clock: Clock,
+  log: Logger,
+): Promise<ExternalIssuers> {
+  const trusted = config.auth.trustedIssuers;
+  if (trusted.length === 0) return new Map();
+  const issues = await checkJwksHosts(trusted, { dev: config.dev });
+  if (issues.length > 0) throw new ConfigError(issues);
+  const issuers = createExternalIssuers(trusted, {
+    clock,
+    dev: config.dev,
+    onFetch: (issuer, e) =>
+      e.ok
+        ? log.info(
+            { event: 'jwks_fetched', issuer, keys: e.keys, rejected: e.rejected },
+            'external issuer keys fetched',
+          )
+        : log.warn(
+            { event: 'jwks_fetch_failed', issuer, reason: e.reason },
+            'external issuer keys unavailable',
+          ),
+  });
+  for (const i of issuers.values()) void i.keys.warmUp();
+  return issuers;
 }
 
 async function handleRequest(

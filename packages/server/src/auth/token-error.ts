@@ -2,7 +2,12 @@ import { CallgateError, type ErrorCode } from '@callgate/protocol';
 
 export type TokenErrorCode = Extract<
   ErrorCode,
-  'token_missing' | 'token_malformed' | 'token_invalid' | 'token_expired' | 'token_revoked'
+  | 'token_missing'
+  | 'token_malformed'
+  | 'token_invalid'
+  | 'token_expired'
+  | 'token_revoked'
+  | 'issuer_unavailable'
 >;
 
 /**

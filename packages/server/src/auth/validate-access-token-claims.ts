@@ -73,19 +73,22 @@ export function validateAccessTokenClaims(
   return toClaims(p, iat, exp, nbf);
 }
 
-function claimFailed(claim: string, reason: 'missing' | 'check_failed' | 'invalid'): TokenError {
+export function claimFailed(
+  claim: string,
+  reason: 'missing' | 'check_failed' | 'invalid',
+): TokenError {
   return new TokenError('token_invalid', `claim ${claim}: ${reason}`);
 }
 
 /** A NumericDate (RFC 7519 §2): a finite JSON number (`1e999` parses to Infinity). */
-function numericDate(p: Record<string, unknown>, claim: string): number {
+export function numericDate(p: Record<string, unknown>, claim: string): number {
   const v = p[claim];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw claimFailed(claim, 'invalid');
   return v;
 }
 
 /** RFC 7515 §4.1.9: media types compare case-insensitively; `application/` may be omitted. */
-function normalizeTyp(value: string): string {
+export function normalizeTyp(value: string): string {
   const lower = value.toLowerCase();
   return lower.includes('/') ? lower : `application/${lower}`;
 }

@@ -5,6 +5,10 @@ import { nowSeconds, type Clock } from '../util/clock.js';
 import { TokenError } from './token-error.js';
 import { verifyCompactJws } from './verify-jws.js';
 import { validateAccessTokenClaims } from './validate-access-token-claims.js';
+import { decodeJsonObject } from './verify-jws.js';
+import { mapExternalClaims } from './map-external-claims.js';
+import { KeySetUnavailableError } from './remote-key-set.js';
+import type { ExternalIssuer, ExternalIssuers } from './external-issuers.js';
 
 export interface TokenVerifierOptions {
   keyring: Keyring;
@@ -17,6 +21,13 @@ export interface TokenVerifierOptions {
   accessTokenTtlSeconds: number;
   clockToleranceSeconds: number;
   maxTokenBytes: number;
+  /**
+   * Trusted external issuers by exact `iss` (docs/external-issuers.md): a token naming one is
+   * verified with that issuer's keys and mapping instead of the keyring.
+   */
+  externalIssuers?: ExternalIssuers;
+  /** Whether a tenant exists; an external token may only map to an existing tenant. */
+  tenantExists?: (tenant: string) => Promise<boolean>;
 }
 
 export interface VerifiedAccessToken {
@@ -41,6 +52,14 @@ const HS_OR_NONE = /^(none|hs\d+)$/i;
  *    (≤ lifetime) with bounded tolerance → claim shapes.
  * 3. The session, token and tenant are not revoked.
  *
+ * A token whose (not yet verified) `iss` is exactly a trusted external issuer's, and not ours,
+ * takes the same steps with that issuer's own key set and algorithms in step 1 (so a `kid`
+ * only ever selects a key of the issuer the token names, catalogue C43), and
+ * {@link mapExternalClaims} in step 2 (its `typ`, `aud` and age rules, then its mapping into
+ * the same {@link AccessTokenClaims}); its tenant must exist. Reading `iss` before the
+ * signature only picks the key set: the claim is checked again after it. Everything else,
+ * including a token naming an unknown issuer, goes through the keyring and fails there.
+ *
  * @example
  * ```ts
  * const verify = createTokenVerifier({ keyring, revocations, clock, issuer, audience: 'callgate', ... });
@@ -53,8 +72,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   for (const a of options.allowedAlgorithms)
     if (HS_OR_NONE.test(a)) throw new TypeError(`"allowedAlgorithms" must be asymmetric; got ${a}`);
   const allowed = new Set(options.allowedAlgorithms);
+  const external = options.externalIssuers ?? new Map<string, ExternalIssuer>();
+  const ownIssuer = () => (typeof options.issuer === 'string' ? options.issuer : options.issuer());
 
   return async function verifyAccessToken(token) {
+    if (external.size > 0) {
+      const iss = unverifiedIssuer(token, options.maxTokenBytes);
+      const issuer = iss === undefined || iss === ownIssuer() ? undefined : external.get(iss);
+      if (issuer !== undefined) return verifyExternal(token as string, issuer);
+    }
     const jws = await verifyCompactJws(token, {
       allowedAlgorithms: allowed,
       maxTokenBytes: options.maxTokenBytes,
@@ -71,4 +97,49 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw new TokenError('token_revoked', 'session or token revoked');
     return { claims, kid: jws.kid, alg: jws.alg };
   };
+
+  async function verifyExternal(token: string, issuer: ExternalIssuer) {
+    const jws = await verifyCompactJws(token, {
+      allowedAlgorithms: issuer.algorithms,
+      maxTokenBytes: options.maxTokenBytes,
+      resolveKey: async (kid) => {
+        try {
+          return await issuer.keys.resolve(kid);
+        } catch (err) {
+          if (!(err instanceof KeySetUnavailableError)) throw err;
+          // Fail closed, but as "retry later" rather than "this token is bad" (catalogue C41).
+          throw Object.assign(
+            new TokenError('issuer_unavailable', `issuer keys unavailable: ${err.reason}`, {
+              cause: err,
+            }),
+            { retryAfterMs: err.retryAfterMs },
+          );
+        }
+      },
+    });
+    const claims = mapExternalClaims(jws.header, jws.payload, issuer.config, {
+      now: nowSeconds(options.clock),
+      clockToleranceSeconds: options.clockToleranceSeconds,
+      token,
+    });
+    // Tenants are created by an operator, never by a token (docs/external-issuers.md).
+    if (options.tenantExists === undefined || !(await options.tenantExists(claims.tid)))
+      throw new TokenError('token_invalid', 'mapped tenant does not exist');
+    if (options.revocations.isRevoked(claims.tid, claims.sid, claims.jti))
+      throw new TokenError('token_revoked', 'session or token revoked');
+    return { claims, kid: jws.kid, alg: jws.alg };
+  }
+}
+
+/**
+ * The `iss` of a token that looks like a compact JWS, before any verification: used only to
+ * pick the key set and mapping. Anything odd returns undefined, and the token then takes the
+ * keyring path, whose checks report it with the usual codes.
+ */
+function unverifiedIssuer(token: unknown, maxTokenBytes: number): string | undefined {
+  if (typeof token !== 'string' || token.length > maxTokenBytes) return undefined;
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const iss = decodeJsonObject(parts[1]!)?.iss;
+  return typeof iss === 'string' ? iss : undefined;
 }

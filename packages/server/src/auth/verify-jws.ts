@@ -8,8 +8,16 @@ export interface JwsVerificationOptions {
   allowedAlgorithms: ReadonlySet<string>;
   /** Longer inputs are refused before any decoding. */
   maxTokenBytes: number;
-  /** The key for a `kid`, from a trusted key set (never from the token). */
-  resolveKey(kid: string): { alg: string; key: KeyObject } | undefined;
+  /**
+   * The key for a `kid`, from a trusted key set (never from the token). May be async (a remote
+   * JWKS); what it throws propagates unchanged.
+   */
+  resolveKey(
+    kid: string,
+  ):
+    | { alg: string; key: KeyObject }
+    | undefined
+    | Promise<{ alg: string; key: KeyObject } | undefined>;
 }
 
 /** A compact JWS whose signature verified: the protected header and the raw payload bytes. */
@@ -66,7 +74,7 @@ export async function verifyCompactJws(
   const kid = header.kid;
   if (typeof kid !== 'string' || kid.length === 0 || kid.length > 128)
     throw new TokenError('token_invalid', 'kid missing or not a string');
-  const key = options.resolveKey(kid);
+  const key = await options.resolveKey(kid);
   if (key === undefined) throw new TokenError('token_invalid', 'unknown kid');
   // One key, one algorithm (RFC 8725 §3.1): an RS256 key never verifies an ES256 header.
   if (key.alg !== alg) throw new TokenError('token_invalid', 'algorithm does not match the key');

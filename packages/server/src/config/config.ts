@@ -1,4 +1,5 @@
 import type { SigningAlgorithm } from './schema.js';
+import type { TrustedIssuerConfig } from './trusted-issuers.js';
 
 /** The validated, frozen configuration. Library code receives this; only the loader reads env. */
 export interface CallgateConfig {
@@ -29,6 +30,8 @@ export interface CallgateConfig {
     readonly sessionIdleSeconds: number;
     readonly sessionAllowedOrigins: readonly string[];
     readonly mintRatePerSecond: number;
+    /** External OpenID providers (docs/external-issuers.md). */
+    readonly trustedIssuers: readonly TrustedIssuerConfig[];
   };
   readonly signal: {
     readonly allowQueryToken: boolean;

@@ -3,6 +3,7 @@ import { resolve, isAbsolute, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_KEYS, envName, type KeySpec } from './schema.js';
 import { ConfigError, type CallgateConfig, type ConfigIssue } from './config.js';
+import { trustedIssuerProblems, type TrustedIssuerConfig } from './trusted-issuers.js';
 
 export interface LoadConfigOptions {
   /** Path of the config file; when absent, `callgate.yaml` in `cwd` is used if it exists. */
@@ -152,6 +153,12 @@ function parseEnvValue(spec: KeySpec, value: string): unknown {
         : ['false', '0', 'no', 'off'].includes(value.toLowerCase())
           ? false
           : value;
+    case 'object[]':
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        return value;
+      }
     case 'string[]':
     case 'enum[]':
     case 'secret[]':
@@ -230,6 +237,15 @@ function coerce(
         else if (spec.kind === 'enum[]' && !spec.values!.includes(item))
           fail(`must be one of ${spec.values!.join(', ')}`, `${key}[${i}]`);
         else list.push(item);
+      });
+      return list;
+    }
+    case 'object[]': {
+      if (!Array.isArray(raw)) return fail('must be a list');
+      const list: unknown[] = [];
+      raw.forEach((item, i) => {
+        const v = spec.parseItem!(item, `${key}[${i}]`, fail);
+        if (v !== undefined) list.push(v);
       });
       return list;
     }
@@ -326,6 +342,12 @@ function crossValidate(out: Map<string, unknown>, issues: ConfigIssue[]): void {
         });
     });
   }
+  issues.push(
+    ...trustedIssuerProblems((out.get('auth.trustedIssuers') as TrustedIssuerConfig[]) ?? [], {
+      dev: out.get('dev') === true,
+      ownIssuer: out.get('auth.issuer') as string | undefined,
+    }),
+  );
   const urls = out.get('turn.urls') as string[] | undefined;
   urls?.forEach((u, i) => {
     if (!/^(stuns?|turns?):[^\s?]+(\?transport=(udp|tcp))?$/.test(u))

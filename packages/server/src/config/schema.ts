@@ -2,9 +2,26 @@
  * The one table of configuration keys. The loader, the environment-variable mapping, the
  * validation and `docs/configuration.md` (kept in step by a test) all derive from it.
  */
+import { parseTrustedIssuer } from './trusted-issuers.js';
 
 export type KeyKind =
-  'string' | 'url' | 'integer' | 'boolean' | 'string[]' | 'enum' | 'enum[]' | 'secret' | 'secret[]';
+  | 'string'
+  | 'url'
+  | 'integer'
+  | 'boolean'
+  | 'string[]'
+  | 'enum'
+  | 'enum[]'
+  | 'secret'
+  | 'secret[]'
+  | 'object[]';
+
+/** Validates one item of an `object[]` key; reports problems through `fail` with their paths. */
+export type ItemParser = (
+  raw: unknown,
+  path: string,
+  fail: (message: string, path: string) => undefined,
+) => unknown;
 
 export interface KeySpec {
   kind: KeyKind;
@@ -15,6 +32,8 @@ export interface KeySpec {
   values?: readonly string[];
   /** Allowed to be absent (default `undefined`). */
   optional?: boolean;
+  /** For `object[]`: the validator of one item. */
+  parseItem?: ItemParser;
 }
 
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -182,6 +201,13 @@ export const CONFIG_KEYS = {
     min: 1,
     max: 1_000_000,
     description: 'Token mints per second per API key (burst = 2x).',
+  },
+  'auth.trustedIssuers': {
+    kind: 'object[]',
+    default: [],
+    parseItem: parseTrustedIssuer,
+    description:
+      'External OpenID providers whose access tokens are accepted: `issuer`, `jwksUri`, `audience` and a mapping of tenant, rooms, metadata and session. See [external-issuers.md](external-issuers.md).',
   },
 
   'signal.allowQueryToken': {

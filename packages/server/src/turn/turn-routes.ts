@@ -24,7 +24,7 @@ export function addTurnRoutes(router: Router, services: Services, turn: TurnServ
     try {
       ({ claims } = await services.verifyToken(bearerToken(req.headers.authorization)));
     } catch (err) {
-      if (err instanceof TokenError) {
+      if (err instanceof TokenError && err.status === 401) {
         res.locals = { ...res.locals, detail: err.detail };
         // RFC 6750 §3: tell the client what kind of credential is wanted.
         res.setHeader(

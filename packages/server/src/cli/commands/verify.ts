@@ -3,6 +3,7 @@ import { openCliContext } from '../context.js';
 import type { Command } from '../io.js';
 import { createTokenVerifier } from '../../auth/verify-access-token.js';
 import { TokenError } from '../../auth/token-error.js';
+import { createExternalIssuers } from '../../auth/external-issuers.js';
 import { systemClock } from '../../util/clock.js';
 
 export const VERIFY_USAGE =
@@ -30,6 +31,12 @@ export const verifyCommand: Command = async (argv, io) => {
       accessTokenTtlSeconds: auth.accessTokenTtlSeconds,
       clockToleranceSeconds: auth.clockToleranceSeconds,
       maxTokenBytes: auth.maxTokenBytes,
+      // Tokens of trusted external issuers verify here too (their JWKS is fetched).
+      externalIssuers: createExternalIssuers(auth.trustedIssuers, {
+        clock: systemClock,
+        dev: ctx.config.dev,
+      }),
+      tenantExists: async (name) => (await ctx.store.getTenant(name)) !== null,
     });
     try {
       const { claims, kid, alg } = await verify(token);
