@@ -48,10 +48,14 @@ export function inspectUpgrade(
   let protocolOffered = false;
   const header = req.headers['sec-websocket-protocol'];
   if (header !== undefined) {
+    // The list grammar of RFC 7230 §7 as ws parses it: no empty element, no repeated entry.
+    // Refused here, with a coded body, rather than by ws's plain-text abort.
+    const seen = new Set<string>();
     for (const raw of header.split(',')) {
       const p = raw.trim();
-      if (p === '') continue;
-      if (!TOKEN_CHARS.test(p)) return { status: 400, code: 'bad_request' };
+      if (p === '' || seen.has(p) || !TOKEN_CHARS.test(p))
+        return { status: 400, code: 'bad_request' };
+      seen.add(p);
       if (p === PROTOCOL) protocolOffered = true;
       else if (p.startsWith(BEARER_PREFIX)) {
         if (bearer !== undefined) return { status: 400, code: 'bad_request' };

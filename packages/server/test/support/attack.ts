@@ -104,6 +104,8 @@ export class RawWs {
   readonly socket: Socket;
   #buf = Buffer.alloc(0);
   readonly texts: string[] = [];
+  /** Called after every text frame or close frame the server sends. */
+  onFrame: (() => void) | undefined;
   close: { code: number; reason: string } | undefined;
   readonly ended: Promise<void>;
 
@@ -176,11 +178,16 @@ export class RawWs {
           code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005,
           reason: payload.subarray(2).toString('utf8'),
         };
+      if (op === 1 || op === 8) this.onFrame?.();
     }
   }
 
   /** Sends one masked frame: `fin`, `opcode`, optional RSV1, payload. */
-  frame(opcode: number, payload: Buffer | string, options: { fin?: boolean; rsv1?: boolean } = {}) {
+  frame(
+    opcode: number,
+    payload: Buffer | string,
+    options: { fin?: boolean; rsv1?: boolean; unmasked?: boolean } = {},
+  ) {
     this.socket.write(encodeFrame(opcode, payload, options));
   }
 
@@ -199,24 +206,26 @@ export class RawWs {
 export function encodeFrame(
   opcode: number,
   payload: Buffer | string,
-  options: { fin?: boolean; rsv1?: boolean } = {},
+  options: { fin?: boolean; rsv1?: boolean; unmasked?: boolean } = {},
 ): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
   const fin = options.fin ?? true;
   const b0 = (fin ? 0x80 : 0) | (options.rsv1 ? 0x40 : 0) | opcode;
   let header: Buffer;
-  if (data.length < 126) header = Buffer.from([b0, 0x80 | data.length]);
+  const maskBit = options.unmasked ? 0 : 0x80;
+  if (data.length < 126) header = Buffer.from([b0, maskBit | data.length]);
   else if (data.length < 65536) {
     header = Buffer.alloc(4);
     header[0] = b0;
-    header[1] = 0x80 | 126;
+    header[1] = maskBit | 126;
     header.writeUInt16BE(data.length, 2);
   } else {
     header = Buffer.alloc(10);
     header[0] = b0;
-    header[1] = 0x80 | 127;
+    header[1] = maskBit | 127;
     header.writeBigUInt64BE(BigInt(data.length), 2);
   }
+  if (options.unmasked) return Buffer.concat([header, data]);
   const mask = randomBytes(4);
   const masked = Buffer.alloc(data.length);
   for (let i = 0; i < data.length; i++) masked[i] = data[i]! ^ mask[i & 3]!;
