@@ -1,6 +1,6 @@
-import { compactVerify, errors as joseErrors } from 'jose';
 import { isPlainObject } from '@callgate/protocol';
 import { TokenError } from './token-error.js';
+import { verifyJwsSignature } from './verify-signature.js';
 import type { KeyObject } from 'node:crypto';
 
 export interface JwsVerificationOptions {
@@ -41,8 +41,8 @@ const FORBIDDEN_HEADER_MEMBERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
  *
  * Order: presence → length cap → compact format → canonical base64url → header is a JSON object
  * → `alg` on the allow-list → no key-carrying members → string `kid` → key from the trusted set,
- * bound to that one algorithm → signature (jose `compactVerify`, which also rejects unknown and
- * empty `crit`) → no unencoded payload (`b64: false`).
+ * bound to that one algorithm → signature (`verifyJwsSignature`, which also rejects unknown and
+ * empty `crit` as jose's `compactVerify` does) → no unencoded payload (`b64: false`).
  *
  * @example
  * ```ts
@@ -79,16 +79,8 @@ export async function verifyCompactJws(
   // One key, one algorithm (RFC 8725 §3.1): an RS256 key never verifies an ES256 header.
   if (key.alg !== alg) throw new TokenError('token_invalid', 'algorithm does not match the key');
 
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(token, key.key, { algorithms: [alg] }));
-  } catch (err) {
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed)
-      throw new TokenError('token_invalid', 'signature verification failed', { cause: err });
-    if (err instanceof joseErrors.JOSEError)
-      throw new TokenError('token_invalid', err.code, { cause: err });
-    throw new TokenError('token_invalid', 'verification failed', { cause: err });
-  }
+  // node:crypto's synchronous verify, with jose's checks and details (verify-signature.ts).
+  const payload = verifyJwsSignature(token, header, alg, key.key);
   // RFC 7797 unencoded payloads are legal JWS but never a JWT (jose's jwtVerify refuses them too).
   if (header.b64 === false) throw new TokenError('token_invalid', 'ERR_JWT_INVALID');
   return { header, payload, kid, alg };

@@ -71,6 +71,8 @@ export function validateTurnUrl(url: string): string | null {
  * // [ { urls: ['stun:turn.example.com:3478'] },
  * //   { urls: ['turn:turn.example.com:3478?transport=udp'], username: '1767229200:abc', credential: '...' } ]
  */
+const validUrls = new Set<string>();
+
 export function buildIceServers(
   creds: Pick<TurnCredentials, 'username' | 'credential'>,
   urls: readonly string[],
@@ -78,8 +80,12 @@ export function buildIceServers(
   const stun: string[] = [];
   const turn: string[] = [];
   urls.forEach((url, index) => {
-    const problem = validateTurnUrl(url);
-    if (problem !== null) throw new TypeError(`"urls[${index}]" ${problem}`);
+    // The configured URLs come here for every welcome and refresh: each is validated once.
+    if (!validUrls.has(url)) {
+      const problem = validateTurnUrl(url);
+      if (problem !== null) throw new TypeError(`"urls[${index}]" ${problem}`);
+      if (validUrls.size < 256) validUrls.add(url);
+    }
     (url.startsWith('turn') ? turn : stun).push(url);
   });
   const servers: IceServer[] = [];

@@ -105,10 +105,19 @@ export class TurnService {
   }
 
   urls(): string[] {
-    return this.#config.urls.length > 0
-      ? [...this.#config.urls]
-      : defaultTurnUrls(publicHost(this.#publicUrl()));
+    if (this.#config.urls.length > 0) return [...this.#config.urls];
+    // The default URLs follow the public URL (known only once listening with port 0): parsed
+    // again only when it changes, not for every welcome.
+    const publicUrl = this.#publicUrl();
+    if (publicUrl !== this.#defaultUrlsFor) {
+      this.#defaultUrls = defaultTurnUrls(publicHost(publicUrl));
+      this.#defaultUrlsFor = publicUrl;
+    }
+    return [...this.#defaultUrls];
   }
+
+  #defaultUrlsFor: string | undefined;
+  #defaultUrls: string[] = [];
 
   realm(): string {
     return this.#config.realm ?? publicHost(this.#publicUrl());
