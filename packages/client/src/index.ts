@@ -27,6 +27,7 @@ export { systemClock, type Clock } from './clock.js';
 export { SIGNAL_PATH, signalUrl } from './signal-url.js';
 export type { WebSocketConstructor, WebSocketLike } from './websocket-like.js';
 export { REFRESH_RETRY_MS } from './token-keeper.js';
+export * from './session-token-provider.js';
 export { MeshCall, createMeshCall, type MeshCallOptions } from './mesh/mesh-call.js';
 export type { MeshCallEvents, PeerRemovedReason } from './mesh/mesh-events.js';
 export type { RTCPeerConnectionConstructor } from './mesh/mesh-peer.js';
