@@ -452,6 +452,22 @@ describe('browser sessions', () => {
     });
   });
 
+  test('no grant, refresh credential, CSRF token or access token reaches a log line', async () => {
+    const { grant } = await startSession(server);
+    const tab = new SessionBrowser(server);
+    const secrets = [grant];
+    const a = await tab.exchange(grant);
+    secrets.push((a.json as TokenAnswer).token, tab.refreshCookie!, tab.csrfCookie!);
+    const b = await tab.refresh();
+    secrets.push((b.json as TokenAnswer).token, tab.refreshCookie!);
+    await tab.clone().refresh({}, { csrf: null });
+    await new SessionBrowser(server).exchange(grant); // reuse: revoked, logged at warn
+    await tab.logout();
+    const text = server.logs.join('');
+    assert.match(text, /"event":"session_revoked"/);
+    for (const secret of secrets) assert.ok(!text.includes(secret), 'a secret was logged');
+  });
+
   describe('POST /v1/session/logout', () => {
     test('revokes the session, clears both cookies, closes live sockets; refresh then fails', async () => {
       const tab = new SessionBrowser(server);
