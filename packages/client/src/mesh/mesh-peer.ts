@@ -22,6 +22,12 @@ export interface MeshPeerOptions {
   emit<K extends keyof MeshCallEvents>(event: K, payload: MeshCallEvents[K]): void;
 }
 
+/**
+ * How long a polite peer waits, before rolling back its own offer, for that offer's first ICE
+ * candidate (see `#beforeRollback`).
+ */
+const ROLLBACK_GATHER_WAIT_MS = 2000;
+
 /** Label and id of the negotiated data channel both sides create. */
 const DATA_CHANNEL_LABEL = 'callgate';
 const DATA_CHANNEL_ID = 0;
@@ -51,6 +57,11 @@ export class MeshPeer {
   #makingOffer = false;
   #ignoreOffer = false;
   #settingRemoteAnswerPending = false;
+  /** The `setLocalDescription()` of the offer being made, while it runs. */
+  #offerInFlight: Promise<void> | null = null;
+  /** Local candidates surfaced since the last local offer; wakes `#beforeRollback`. */
+  #candidatesSinceOffer = 0;
+  #gatherWaiters: Array<() => void> = [];
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
   /** Streams made for tracks that arrived without one (`addTrack` without a stream). */
@@ -64,6 +75,8 @@ export class MeshPeer {
     this.connection = pc;
     pc.onnegotiationneeded = () => void this.#negotiate();
     pc.onicecandidate = ({ candidate }) => {
+      this.#candidatesSinceOffer++;
+      for (const wake of this.#gatherWaiters.splice(0)) wake();
       // A null candidate (or an empty one) marks the end of gathering: nothing to send.
       if (!candidate || !candidate.candidate) return;
       const init = candidate.toJSON();
@@ -144,14 +157,39 @@ export class MeshPeer {
     if (this.#closed) return;
     try {
       this.#makingOffer = true;
+      this.#candidatesSinceOffer = 0;
       // Without arguments: an offer or, in have-remote-offer, an answer (W3C WebRTC §4.4.1.5).
-      await this.connection.setLocalDescription();
+      const setting = this.connection.setLocalDescription();
+      this.#offerInFlight = setting.catch(() => {});
+      await setting;
       this.#sendLocalDescription();
     } catch (error) {
       if (!this.#closed) this.#o.emit('error', { peerId: this.peerId, error });
     } finally {
       this.#makingOffer = false;
+      this.#offerInFlight = null;
     }
+  }
+
+  /**
+   * Chromium (seen in 156) wedges ICE gathering when an offer is rolled back before it surfaced
+   * any candidate: the answer that follows never gathers, and the connection stays `new`. Both
+   * sides of a mesh offer at once whenever a peer joins, so the polite side rolls back within
+   * milliseconds of its own offer. Waiting for that offer's first candidate (or the end of
+   * gathering, at most {@link ROLLBACK_GATHER_WAIT_MS}) before the implicit rollback avoids it.
+   */
+  async #beforeRollback(): Promise<void> {
+    await this.#offerInFlight;
+    const pc = this.connection;
+    if (this.#closed || pc.signalingState !== 'have-local-offer') return;
+    if (pc.iceGatheringState === 'complete' || this.#candidatesSinceOffer > 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ROLLBACK_GATHER_WAIT_MS);
+      this.#gatherWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   async #handle(signal: MeshSignal): Promise<void> {
@@ -164,6 +202,7 @@ export class MeshPeer {
       const offerCollision = description.type === 'offer' && !readyForOffer;
       this.#ignoreOffer = !this.polite && offerCollision;
       if (this.#ignoreOffer) return;
+      if (offerCollision) await this.#beforeRollback();
       this.#settingRemoteAnswerPending = description.type === 'answer';
       try {
         await pc.setRemoteDescription(description);

@@ -1,7 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import {
-  AddressPolicyError,
   classifyAddress,
   guardedLookup,
   isLocalhostName,
@@ -88,12 +87,7 @@ export function fetchJwks(uri: string, options: FetchJwksOptions): Promise<unkno
     );
     timer.unref();
     req.on('error', (err: NodeJS.ErrnoException) =>
-      finish(
-        new JwksFetchError(
-          err instanceof AddressPolicyError ? err.message : (err.code ?? err.message),
-          { cause: err },
-        ),
-      ),
+      finish(new JwksFetchError(err.code ?? err.message, { cause: err })),
     );
     req.on('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;

@@ -24,8 +24,10 @@ export interface JwksServer {
   /** Requests received so far. */
   requests: number;
   mode: JwksMode;
-  /** For `huge`: the latest such response, its bytes written and when it closed. */
-  huge: { bytesWritten: number; closed: Promise<void> } | undefined;
+  /** For `huge`: bytes written before the client went away. */
+  hugeBytesWritten: number;
+  /** Resolves when a `huge` response's connection closes. */
+  hugeClosed: Promise<void>;
   /** Where `redirect` points. */
   redirectTo: string;
   readonly kid: string;
@@ -44,6 +46,7 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
   const pub = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
   let published: unknown[] = [pub];
   const sockets = new Set<Socket>();
+  let hugeClosed!: () => void;
   const server: Server = createServer((req, res: ServerResponse) => {
     state.requests++;
     switch (state.mode) {
@@ -71,18 +74,16 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"keys":[');
         const chunk = Buffer.from(`${JSON.stringify(pub)},`.repeat(64));
-        const huge = {
-          bytesWritten: 0,
-          closed: new Promise<void>((resolve) => res.on('close', () => resolve())),
-        };
-        state.huge = huge;
+        let written = 0;
         const pump = () => {
-          while (huge.bytesWritten < 50 * 1024 * 1024 && !res.destroyed) {
-            huge.bytesWritten += chunk.length;
+          while (written < 50 * 1024 * 1024 && !res.destroyed) {
+            written += chunk.length;
+            state.hugeBytesWritten = written;
             if (!res.write(chunk)) return void res.once('drain', pump);
           }
           res.end(']}');
         };
+        res.on('close', () => hugeClosed());
         return pump();
       }
     }
@@ -98,7 +99,8 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
     jwksUri: `${issuer}/jwks.json`,
     requests: 0,
     mode: 'ok',
-    huge: undefined,
+    hugeBytesWritten: 0,
+    hugeClosed: new Promise<void>((resolve) => (hugeClosed = resolve)),
     redirectTo: `${issuer}/elsewhere`,
     kid,
     privateKey,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,27 @@ const TYPES: Record<string, string> = {
 };
 
 // The page may talk only to this origin (API, WebSocket) and show camera streams.
-const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const csp = (scriptSources: string[] = []) =>
+  `default-src 'self'; script-src ${["'self'", ...scriptSources].join(' ')}; style-src 'self'; img-src 'self' data:; media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+const CSP = csp();
+
+const IMPORT_MAP = /<script type="importmap">([\s\S]*?)<\/script>/g;
+
+/** A CSP hash-source (`'sha256-<base64>'`) of an inline script's text. */
+function sha256Source(text = ''): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+/**
+ * The CSP for a served file. An HTML page's inline import maps (the browser cannot load one
+ * from a file) are allowed by their SHA-256 hash (CSP3 §8.3 hash-source), so `script-src`
+ * stays without 'unsafe-inline': no other inline script runs, and an edited map must match.
+ */
+function cspFor(type: string, body: Buffer): string {
+  if (!type.startsWith('text/html')) return CSP;
+  const hashes = [...body.toString('utf8').matchAll(IMPORT_MAP)].map((m) => sha256Source(m[1]));
+  return hashes.length === 0 ? CSP : csp(hashes);
+}
 
 /**
  * Dev mode only: serves the demo call page at `/demo` (apps/demo/public) with the SDK and the
@@ -58,7 +78,7 @@ export function addDemoRoutes(router: Router): void {
         'content-length': body.length,
         'cache-control': 'no-cache',
         'x-content-type-options': 'nosniff',
-        'content-security-policy': CSP,
+        'content-security-policy': cspFor(type, body),
         'referrer-policy': 'no-referrer',
         // The page asks for camera and microphone on its own origin only.
         'permissions-policy': 'camera=(self), microphone=(self)',
