@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import {
+  AddressPolicyError,
   classifyAddress,
   guardedLookup,
   isLocalhostName,
@@ -87,7 +88,12 @@ export function fetchJwks(uri: string, options: FetchJwksOptions): Promise<unkno
     );
     timer.unref();
     req.on('error', (err: NodeJS.ErrnoException) =>
-      finish(new JwksFetchError(err.code ?? err.message, { cause: err })),
+      finish(
+        new JwksFetchError(
+          err instanceof AddressPolicyError ? err.message : (err.code ?? err.message),
+          { cause: err },
+        ),
+      ),
     );
     req.on('response', (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;

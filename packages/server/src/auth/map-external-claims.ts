@@ -131,7 +131,8 @@ function mapTenant(p: Record<string, unknown>, config: TrustedIssuerConfig): str
   if (t.from === 'value') return t.value;
   const v = claimAt(p, t.claim);
   if (v === undefined) throw claimFailed(claimName(t.claim), 'missing');
-  const tenant = typeof v === 'string' ? t.prefix + v : undefined;
+  // An empty value would map to the bare prefix: never a tenant.
+  const tenant = typeof v === 'string' && v !== '' ? t.prefix + v : undefined;
   if (!isTenantName(tenant))
     throw new TokenError('token_invalid', `claim ${claimName(t.claim)} is not a tenant name`);
   return tenant;

@@ -11,8 +11,10 @@ LOOPBACK.addAddress('::1', 'ipv6');
 // Everything that is not a globally routable unicast address: RFC 6890 special-purpose ranges,
 // private (RFC 1918, RFC 4193), shared (RFC 6598), link-local (where cloud metadata services
 // live: 169.254.169.254, fd00:ec2::254), multicast, documentation and reserved ranges, and the
-// IPv6 forms that embed an IPv4 address (mapped, NAT64, 6to4, Teredo), which could smuggle one
-// of the above past an IPv4-only check.
+// IPv6 forms that embed an IPv4 address (NAT64, 6to4, Teredo), which could smuggle one of the
+// above past an IPv4-only check. IPv4-mapped addresses (`::ffff:a.b.c.d`) need no entry:
+// BlockList checks them as the IPv4 address they carry (and an entry for `::ffff:0:0/96`
+// would match every IPv4 address).
 const NON_PUBLIC = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8],
@@ -35,7 +37,6 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  ['::ffff:0:0', 96],
   ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],

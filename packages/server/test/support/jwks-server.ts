@@ -24,10 +24,8 @@ export interface JwksServer {
   /** Requests received so far. */
   requests: number;
   mode: JwksMode;
-  /** For `huge`: bytes written before the client went away. */
-  hugeBytesWritten: number;
-  /** Resolves when a `huge` response's connection closes. */
-  hugeClosed: Promise<void>;
+  /** For `huge`: the latest such response, its bytes written and when it closed. */
+  huge: { bytesWritten: number; closed: Promise<void> } | undefined;
   /** Where `redirect` points. */
   redirectTo: string;
   readonly kid: string;
@@ -46,7 +44,6 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
   const pub = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
   let published: unknown[] = [pub];
   const sockets = new Set<Socket>();
-  let hugeClosed!: () => void;
   const server: Server = createServer((req, res: ServerResponse) => {
     state.requests++;
     switch (state.mode) {
@@ -74,16 +71,18 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"keys":[');
         const chunk = Buffer.from(`${JSON.stringify(pub)},`.repeat(64));
-        let written = 0;
+        const huge = {
+          bytesWritten: 0,
+          closed: new Promise<void>((resolve) => res.on('close', () => resolve())),
+        };
+        state.huge = huge;
         const pump = () => {
-          while (written < 50 * 1024 * 1024 && !res.destroyed) {
-            written += chunk.length;
-            state.hugeBytesWritten = written;
+          while (huge.bytesWritten < 50 * 1024 * 1024 && !res.destroyed) {
+            huge.bytesWritten += chunk.length;
             if (!res.write(chunk)) return void res.once('drain', pump);
           }
           res.end(']}');
         };
-        res.on('close', () => hugeClosed());
         return pump();
       }
     }
@@ -99,8 +98,7 @@ export async function startJwksServer(options: { kid?: string } = {}): Promise<J
     jwksUri: `${issuer}/jwks.json`,
     requests: 0,
     mode: 'ok',
-    hugeBytesWritten: 0,
-    hugeClosed: new Promise<void>((resolve) => (hugeClosed = resolve)),
+    huge: undefined,
     redirectTo: `${issuer}/elsewhere`,
     kid,
     privateKey,
