@@ -26,6 +26,7 @@ import { Samples, round } from './lib/stats.mjs';
  * @property {string[]} [tokens]      one per connection (Callgate)
  * @property {string[]} addresses     local addresses to spread connections over
  * @property {number} perAddress      connections per local address
+ * @property {number} [addressBase]   this generator's first position in the address spread
  * @property {number} indexBase       first connection index (unique across generators)
  * @property {number} [count]         connect: connections
  * @property {number} [concurrency]   connect: handshakes in flight
@@ -112,7 +113,8 @@ function adapter() {
 /** @param {number} i connection index within this generator */
 function openOne(i) {
   const global = job.indexBase + i;
-  const addr = job.addresses[Math.floor(i / job.perAddress) % job.addresses.length];
+  const slot = Math.floor(((job.addressBase ?? 0) + i) / job.perAddress);
+  const addr = job.addresses[slot % job.addresses.length];
   return adapter().open({
     host: job.host,
     port: job.port,

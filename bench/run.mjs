@@ -3,7 +3,7 @@
 // TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
 //
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio] [--only=relay,fanout]
-//                      [--out=DIR] [--cpu-prof] [--no-install]
+//                      [--out=DIR] [--cpu-prof] [--heap-snapshot] [--source] [--no-install]
 //
 // Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
 // traffic stays on loopback. Server CPU is read from /proc/<pid>/stat around each measurement
@@ -66,6 +66,10 @@ const P = SMOKE
       httpConnections: 32,
       settleMs: 2000,
     };
+
+// --memory-steps=2000,4000 overrides the idle-memory steps (e.g. for a quick heap snapshot).
+const memorySteps = opt('memory-steps');
+if (memorySteps) P.memorySteps = memorySteps.split(',').map(Number);
 
 /** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
 const SERVER_DEFS = {
@@ -361,7 +365,8 @@ async function scenarioMemory(/** @type {string} */ name) {
               concurrency: 32,
               keep: true,
               indexBase: from,
-              addresses: addresses.slice(Math.floor(from / perAddress)),
+              addresses,
+              addressBase: from,
               perAddress,
               ...(tokens ? { tokens } : {}),
             }),
@@ -375,6 +380,12 @@ async function scenarioMemory(/** @type {string} */ name) {
       have = step;
       await sleep(P.settleMs);
       const mem = await serverMemory(s);
+      if (flag('heap-snapshot') && name === 'callgate') {
+        mkdirSync(join(outDir, 'profiles'), { recursive: true });
+        const file = join(outDir, 'profiles', `memory-${step}.heapsnapshot`);
+        await s.child.request({ type: 'heap-snapshot', file }, 'heap-snapshot-done', 120_000);
+        console.error(`heap snapshot: ${file}`);
+      }
       steps.push({
         connections: step,
         connectSeconds: round(connectMs / 1000, 1),

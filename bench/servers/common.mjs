@@ -4,6 +4,7 @@
 // (so no server outlives a benchmark run).
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 
 /** @type {Session | undefined} */
 let profiler;
@@ -46,6 +47,10 @@ export function serveHarness(info, stop) {
         profiler?.disconnect();
         send({ type: 'profile-stopped', file });
       });
+    } else if (m.type === 'heap-snapshot') {
+      const file = /** @type {{ file: string }} */ (/** @type {unknown} */ (m)).file;
+      writeHeapSnapshot(file);
+      send({ type: 'heap-snapshot-done', file });
     } else if (m.type === 'stop') void exit();
   });
   process.on('disconnect', () => void exit());

@@ -120,7 +120,9 @@ export class SignalingCore {
 
   /** The HTTP server's `upgrade` listener. Checks run in design.md's order before any frame. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    // Listeners that outlive the handshake are made outside this scope (destroyOnError,
+    // #holdSlot): a closure made here would keep `req` (headers, token) alive with the socket.
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -196,15 +198,7 @@ export class SignalingCore {
         headers: { 'retry-after': '5' },
       });
     }
-    this.#byIp.set(remote, open + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const n = (this.#byIp.get(remote) ?? 1) - 1;
-      if (n <= 0) this.#byIp.delete(remote);
-      else this.#byIp.set(remote, n);
-    };
+    const release = this.#holdSlot(remote, open);
     this.#pending++;
     void this.services
       .verifyToken(offer.token)
@@ -233,6 +227,19 @@ export class SignalingCore {
         },
       )
       .finally(() => this.#pending--);
+  }
+
+  /** Takes one of the address's connection slots; the function returned gives it back once. */
+  #holdSlot(remote: string, open: number): () => void {
+    this.#byIp.set(remote, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.#byIp.get(remote) ?? 1) - 1;
+      if (n <= 0) this.#byIp.delete(remote);
+      else this.#byIp.set(remote, n);
+    };
   }
 
   #upgrade(
@@ -885,6 +892,10 @@ const ACK_FRAME = encodeTextFrame(frame({ type: 'ack' }));
 
 function frameText(data: RawData): string {
   return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function addTo(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
