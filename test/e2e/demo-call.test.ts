@@ -232,6 +232,40 @@ describe('demo page in Chromium', { timeout: 300_000 }, () => {
     // coturn saw the allocations.
     assert.match(relayed.coturn.readLog(), /ALLOCATE/);
     await ada.screenshot(join(OUTPUT, 'demo-relay-only.png'));
+
+    // The switch in the status panel, mid-call: each side rebuilds its connection with the
+    // other policy; the signaling peers stay the same. Both off: a direct path.
+    for (const p of [ada, grace]) {
+      const relaySwitch = p.page.getByRole('switch', { name: 'Relay only', exact: true });
+      assert.equal(await relaySwitch.getAttribute('aria-checked'), 'true');
+      await relaySwitch.click();
+      assert.equal(await relaySwitch.getAttribute('aria-checked'), 'false');
+    }
+    await waitForRemoteVideos(ada, 1);
+    await waitForRemoteVideos(grace, 1);
+    for (const [p, other] of [
+      [ada, graceId],
+      [grace, adaId],
+    ] as const) {
+      await p.waitFor(
+        'the path badge says direct',
+        () =>
+          Array.from(document.querySelectorAll<HTMLElement>('#grid .tile')).some(
+            (tile) => tile.dataset.path === 'direct',
+          ),
+        10_000,
+      );
+      const pairs = await p.selectedPairs();
+      assert.equal(pairs.length, 1, `${p.name}: one open peer connection after the switch`);
+      assert.equal(pairs[0]!.iceTransportPolicy, 'all');
+      assert.notEqual(pairs[0]!.localCandidateType, 'relay');
+      assert.notEqual(pairs[0]!.remoteCandidateType, 'relay');
+      assert.equal((await p.remoteTiles())[0]?.peerId, other);
+      assert.equal((await p.snapshot()).relayOnly, false);
+      await assertPlaying(p, other);
+    }
+    assert.equal(await peerIdOf(ada), adaId);
+    assert.equal(await peerIdOf(grace), graceId);
     assertNoProblems(ada, grace);
   });
 

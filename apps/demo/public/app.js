@@ -447,8 +447,10 @@ function toggleTracks(kind, button) {
   const off = button.getAttribute('aria-pressed') !== 'true';
   for (const track of tracks) track.enabled = !off;
   button.setAttribute('aria-pressed', String(off));
-  if (kind === 'audio') button.textContent = off ? 'Unmute mic' : 'Mute mic';
-  else {
+  if (kind === 'audio') {
+    button.textContent = off ? 'Unmute mic' : 'Mute mic';
+    call?.tiles.get(LOCAL)?.setMicOff(off);
+  } else {
     button.textContent = off ? 'Start camera' : 'Stop camera';
     call?.tiles.get(LOCAL)?.setCameraOff(off);
   }
@@ -460,6 +462,7 @@ relaySwitch.type = 'button';
 relaySwitch.className = 'switch';
 relaySwitch.id = 'relay-switch';
 relaySwitch.setAttribute('role', 'switch');
+relaySwitch.textContent = 'Relay only';
 relaySwitch.addEventListener('click', () => {
   if (call?.mesh) switchRelay(call);
 });
@@ -525,7 +528,6 @@ function renderStatus(c) {
     c.refreshCount === 0 ? '0' : `${c.refreshCount} (last ${clockTime(c.lastRefreshAt)})`;
   ui.statusRefreshes.dataset.count = String(c.refreshCount);
   relaySwitch.setAttribute('aria-checked', String(c.relayOnly));
-  relaySwitch.textContent = c.relayOnly ? 'Relay only (TURN)' : 'Direct when possible';
   relaySwitch.title = c.relayOnly
     ? 'Click to allow direct paths again'
     : 'Click to send media only through the TURN relay';
@@ -533,7 +535,8 @@ function renderStatus(c) {
   const link = new URL(`?${inviteParams(c, false)}`, location.href).href;
   if (ui.statusInvite.href !== link) {
     ui.statusInvite.href = link;
-    ui.statusInvite.textContent = link;
+    ui.statusInvite.textContent = link.replace(/^https?:\/\//, '');
+    ui.statusInvite.title = link;
   }
 }
 
@@ -626,6 +629,7 @@ Object.defineProperty(window, '__callgate', {
         name: nameOf(c, peerId),
         connectionState: c.mesh?.connection(peerId)?.connectionState ?? null,
         candidateType: path?.candidateType ?? null,
+        remoteCandidateType: path?.remoteCandidateType ?? null,
         relayProtocol: path?.relayProtocol ?? null,
         dataChannel: c.mesh?.dataChannel(peerId)?.readyState ?? null,
         videoWidth: video?.videoWidth ?? 0,

@@ -1,12 +1,14 @@
 /**
  * Which path a peer connection's media takes, from `getStats()` (W3C webrtc-stats): the
  * transport's selected candidate pair and its local candidate's type — `host`, `srflx` or
- * `prflx` is direct, `relay` goes through TURN.
+ * `prflx` is direct, `relay` goes through TURN. When only the remote candidate is a relay, the
+ * other side sends through its TURN server: relayed as well, but not by this browser.
  */
 
 /**
  * @typedef {object} SelectedPath
- * @property {string} candidateType
+ * @property {string} candidateType the local candidate's type
+ * @property {string} [remoteCandidateType] the remote candidate's type (relay: the peer uses TURN)
  * @property {string} [relayProtocol]
  * @property {number} [rttMs]
  */
@@ -55,6 +57,8 @@ export async function selectedPath(pc) {
   if (!local?.candidateType) return null;
   /** @type {SelectedPath} */
   const path = { candidateType: local.candidateType };
+  const remote = stats.get(pair.remoteCandidateId);
+  if (remote?.candidateType) path.remoteCandidateType = remote.candidateType;
   if (local.relayProtocol) path.relayProtocol = local.relayProtocol;
   if (typeof pair.currentRoundTripTime === 'number') path.rttMs = pair.currentRoundTripTime * 1000;
   return path;

@@ -10,6 +10,7 @@
 /**
  * @typedef {object} PathInfo
  * @property {string} candidateType host, srflx, prflx or relay (the local candidate of the selected pair)
+ * @property {string} [remoteCandidateType] the same for the remote candidate
  * @property {string} [relayProtocol] udp, tcp or tls, for a relay candidate
  * @property {number} [rttMs] the pair's current round-trip time
  */
@@ -38,6 +39,13 @@ export function describePath(path) {
       text: `relayed · ${via}${rtt}`,
       kind: 'relay',
       title: 'Media goes through the TURN relay (local candidate type: relay)',
+    };
+  }
+  if (path.remoteCandidateType === 'relay') {
+    return {
+      text: `relayed · by peer${rtt}`,
+      kind: 'relay',
+      title: `Media goes through the other side's TURN relay (local candidate type: ${path.candidateType})`,
     };
   }
   return {
@@ -70,6 +78,8 @@ export class Tile {
     this.nameEl = el('span', 'tile-name');
     this.stateEl = el('span', 'badge badge-state');
     this.pathEl = el('span', 'badge badge-path');
+    /** @type {HTMLElement | undefined} */
+    this.micEl = undefined;
     this.caption.append(this.nameEl, this.stateEl, this.pathEl);
     this.root.append(this.video, this.placeholder, this.caption);
     this.video.addEventListener('resize', () => this.#syncPlaceholder());
@@ -133,6 +143,18 @@ export class Tile {
     this.root.dataset.camera = off ? 'off' : 'on';
     if (off) this.placeholder.textContent = 'Camera off';
     this.#syncPlaceholder();
+  }
+
+  /** @param {boolean} off the local microphone is muted: say so on the tile */
+  setMicOff(off) {
+    if (off && !this.micEl) {
+      this.micEl = el('span', 'badge badge-muted');
+      this.micEl.textContent = 'mic off';
+      this.caption.append(this.micEl);
+    } else if (!off && this.micEl) {
+      this.micEl.remove();
+      this.micEl = undefined;
+    }
   }
 
   remove() {
