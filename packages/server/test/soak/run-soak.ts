@@ -13,6 +13,7 @@
  * resumed peers.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 import type { ServerMessage } from '@callgate/protocol';
 
@@ -145,21 +146,30 @@ class SoakPeer {
     this.refreshes = refreshes;
   }
 
+  /**
+   * A new token for this peer's session from the backend API (POST /v1/tokens), over a bounded
+   * keep-alive pool, retried with backoff like a real backend client would.
+   */
   async mint(): Promise<void> {
-    const res = await fetch(`${this.ctx.base}/v1/tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.ctx.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        sub: this.userId,
-        rooms: { [this.room]: ['join', 'publish', 'presence'] },
-        ttlSeconds: this.ctx.ttl,
-        ...(this.sessionId ? { sessionId: this.sessionId } : {}),
-      }),
+    const body = JSON.stringify({
+      sub: this.userId,
+      rooms: { [this.room]: ['join', 'publish', 'presence'] },
+      ttlSeconds: this.ctx.ttl,
+      ...(this.sessionId ? { sessionId: this.sessionId } : {}),
     });
-    if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { token: string; sessionId: string };
-    this.token = body.token;
-    this.sessionId = body.sessionId;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { status, text } = await post(this.ctx, '/v1/tokens', body);
+        if (status !== 201) throw new Error(`mint failed: ${status} ${text}`);
+        const parsed = JSON.parse(text) as { token: string; sessionId: string };
+        this.token = parsed.token;
+        this.sessionId = parsed.sessionId;
+        return;
+      } catch (err) {
+        if (attempt >= 4 || this.ctx.stopping) throw err;
+        await sleep(100 * 2 ** attempt);
+      }
+    }
   }
 
   /** Opens a socket (resuming when `resume`), waits for `welcome`. */
@@ -329,6 +339,8 @@ class SoakPeer {
 }
 
 interface SoakContext {
+  agent: Agent;
+  port: number;
   base: string;
   wsBase: string;
   apiKey: string;
@@ -336,6 +348,38 @@ interface SoakContext {
   report: SoakReport;
   stopping: boolean;
   log: ((line: string) => void) | undefined;
+}
+
+function post(
+  ctx: SoakContext,
+  path: string,
+  body: string,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: ctx.port,
+        path,
+        method: 'POST',
+        agent: ctx.agent,
+        headers: {
+          authorization: `Bearer ${ctx.apiKey}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Picks `fraction` of `items` at random (at least one when fraction > 0 and items exist). */
@@ -394,6 +438,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     serverEventLoopDelayMaxMs: 0,
   };
   const ctx: SoakContext = {
+    agent: new Agent({ keepAlive: true, maxSockets: 32 }),
+    port: server.port,
     base: `http://127.0.0.1:${server.port}`,
     wsBase: `ws://127.0.0.1:${server.port}`,
     apiKey: server.apiKey,
@@ -477,6 +523,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     return report;
   } finally {
     ctx.stopping = true;
+    ctx.agent.destroy();
     for (const p of peers) p.ws?.terminate();
     const exited = new Promise((r) => server.child.once('exit', r));
     server.child.send({ type: 'stop' });

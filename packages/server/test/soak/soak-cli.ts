@@ -12,6 +12,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '1' },
     rooms: { type: 'string' },
     burst: { type: 'string', default: '2' },
+    ttl: { type: 'string', default: '20' },
   },
 });
 const connections = Number(values.connections);
@@ -29,6 +30,7 @@ const report = await runSoak({
   rooms,
   durationMs: minutes * 60_000,
   burst: Number(values.burst),
+  tokenTtlSeconds: Number(values.ttl),
   log: (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`),
 });
 const mb = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;

@@ -57,4 +57,9 @@ process.on('message', (m: { type: string }) => {
       process.exit(0);
     });
 });
+// The parent is gone (killed, crashed): never outlive it.
+process.on('disconnect', () => {
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+});
 process.send!({ type: 'ready', port, apiKey: key.plaintext, ...report() });
