@@ -144,6 +144,13 @@ export function sessionTokenProvider(
       typeof b.sessionId !== 'string'
     )
       throw new CallgateClientError('token_unavailable', `Session ${route}: unexpected answer`);
+    // The cookies belong to the browser, not to this page: a sign-in in another tab replaces
+    // them, and a refresh would then yield the other session's token. Never hand that over.
+    if (route === 'refresh' && sessionId !== undefined && b.sessionId !== sessionId)
+      throw new CallgateClientError(
+        'identity_changed',
+        'The browser session changed (a sign-in elsewhere in this browser); start again',
+      );
     if (typeof b.csrfToken === 'string') csrfFromServer = b.csrfToken;
     sessionId = b.sessionId;
     return {

@@ -296,6 +296,38 @@ describe('sessionTokenProvider', () => {
     assert.throws(() => session.useGrant(''), TypeError);
   });
 
+  test('a refresh that answers for another session (a sign-in in another tab) is refused', async () => {
+    const fake = new FakeSession();
+    fake.grants.add('grant-2');
+    const tabA = sessionTokenProvider({
+      baseUrl: BASE,
+      fetch: (input, init) => fake.fetch(input, init),
+      cookies: fake.cookies,
+      grant: 'grant-1',
+      locks: null,
+    });
+    assert.equal(await tabA.getToken({ reason: 'connect' }), 'at1');
+    // Tab B signs in: the fake server starts a new session and the browser's cookies follow.
+    const original = fake.fetch;
+    fake.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await original(input, init);
+      const body = (await res.clone().json()) as { sessionId?: string };
+      if (body.sessionId === undefined) return res;
+      return json(res.status, { ...body, sessionId: 'sid-2' });
+    }) as typeof fetch;
+    const tabB = sessionTokenProvider({
+      baseUrl: BASE,
+      fetch: fake.fetch,
+      cookies: fake.cookies,
+      grant: 'grant-2',
+      locks: null,
+    });
+    await tabB.getToken({ reason: 'connect' });
+    assert.equal(tabB.sessionId, 'sid-2');
+    await assert.rejects(tabA.getToken({ reason: 'refresh' }), { code: 'identity_changed' });
+    assert.equal(tabA.sessionId, 'sid-1');
+  });
+
   test('misuse throws a TypeError naming the option', () => {
     assert.throws(() => sessionTokenProvider({ baseUrl: 1 as unknown as string }), /"baseUrl"/);
     assert.throws(() => sessionTokenProvider({ grant: 1 as unknown as string }), /"grant"/);
