@@ -123,6 +123,8 @@ class SoakPeer {
   state: PeerState = 'connecting';
   ws: WebSocket | undefined;
   token = '';
+  /** The token's expiry (ms). */
+  expiresAt = 0;
   sessionId: string | undefined;
   peerId = '';
   resumeToken = '';
@@ -161,8 +163,9 @@ class SoakPeer {
       try {
         const { status, text } = await post(this.ctx, '/v1/tokens', body);
         if (status !== 201) throw new Error(`mint failed: ${status} ${text}`);
-        const parsed = JSON.parse(text) as { token: string; sessionId: string };
+        const parsed = JSON.parse(text) as { token: string; sessionId: string; expiresAt: number };
         this.token = parsed.token;
+        this.expiresAt = parsed.expiresAt;
         this.sessionId = parsed.sessionId;
         return;
       } catch (err) {
@@ -239,6 +242,17 @@ class SoakPeer {
         this.ctx.log?.(`publish error ${r.code} from ${this.userId}`);
       }
     }
+  }
+
+  /**
+   * Reconnects after a cut with the resume token, as the SDK does: with a fresh token (same
+   * session) when the one held expires soon, since a cut may outlast it.
+   */
+  async resume(): Promise<boolean> {
+    if (this.expiresAt - Date.now() < (this.ctx.ttl * 1000) / 2) await this.mint();
+    const w = await this.connect(true);
+    this.joined = true;
+    return (w as { resumed?: boolean }).resumed === true && w.peerId === this.peerId;
   }
 
   /** A network blip: the TCP connection dies without a close frame. */
@@ -476,10 +490,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       report.rounds++;
       // Resume the connections cut last round (their buffered messages replay in order).
       await inBatches(cut, 100, async (p) => {
-        const w = await p.connect(true);
-        if ((w as { resumed?: boolean }).resumed === true && w.peerId === p.peerId)
-          report.resumes++;
-        p.joined = true;
+        if (await p.resume()) report.resumes++;
       });
       await inBatches(left, 100, async (p) => {
         await p.join();
@@ -501,9 +512,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
     // Bring everyone back, one last round, let it land.
     await inBatches(cut, 100, async (p) => {
-      const w = await p.connect(true);
-      if ((w as { resumed?: boolean }).resumed === true && w.peerId === p.peerId) report.resumes++;
-      p.joined = true;
+      if (await p.resume()) report.resumes++;
     });
     await inBatches(left, 100, async (p) => {
       await p.join();
