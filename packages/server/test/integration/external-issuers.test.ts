@@ -6,11 +6,20 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { connectClient, TestClient } from '../support/ws-client.js';
-import { startOidcProvider, CLIENT_ID, type TestOidcProvider } from '../support/oidc-provider.js';
+import {
+  startOidcProvider,
+  untilKeysFetched,
+  CLIENT_ID,
+  type TestOidcProvider,
+} from '../support/oidc-provider.js';
 import { startJwksServer, type JwksServer } from '../support/jwks-server.js';
 import { decodeSegment } from '../support/jws.js';
+import { cli } from '../support/cli-io.js';
 
 const RESOURCE = 'https://callgate.test';
 const ROOMS_CLAIM = 'https://callgate.test/rooms';
@@ -33,6 +42,8 @@ describe('tokens from an external OpenID provider', () => {
     jwks = await startJwksServer();
     server = await startTestServer({
       config: {
+        // A loaded CI machine must not shed these handshakes (they test tokens, not load).
+        'signal.maxEventLoopLagMs': 0,
         'auth.trustedIssuers': [
           {
             issuer: provider.issuer,
@@ -43,6 +54,7 @@ describe('tokens from an external OpenID provider', () => {
             rooms: { claim: ROOMS_CLAIM },
             metadata: ['name'],
             allowInsecureLoopback: true,
+            jwksCooldownMs: 200,
           },
           {
             // A second issuer whose tenant comes from a claim, behind a prefix.
@@ -59,6 +71,7 @@ describe('tokens from an external OpenID provider', () => {
       },
     });
     await server.app.services.store.createTenant('ext-globex', Date.now());
+    await untilKeysFetched(server, await provider.clientCredentialsToken());
   });
   after(async () => {
     await server.close();
@@ -203,5 +216,50 @@ describe('tokens from an external OpenID provider', () => {
     }
     const logs = server.logs.join('');
     assert.match(logs, /mapped tenant does not exist/);
+  });
+
+  test('callgate verify uses the same policy: the trusted issuers in the config and the tenants in the store', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'callgate-verify-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'callgate.yaml');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dataDir: join(dir, 'data'),
+        auth: {
+          trustedIssuers: [
+            {
+              issuer: jwks.issuer,
+              jwksUri: jwks.jwksUri,
+              audience: RESOURCE,
+              tenant: { claim: 'org', prefix: 'ext-' },
+              allowInsecureLoopback: true,
+            },
+          ],
+        },
+      }),
+    );
+    const now = Math.floor(Date.now() / 1000);
+    const token = jwks.sign({
+      iss: jwks.issuer,
+      aud: RESOURCE,
+      sub: 'cli-bot',
+      iat: now,
+      exp: now + 300,
+      org: 'globex',
+    });
+    const before = await cli(['verify', token, '--config', file]);
+    assert.deepEqual(
+      [before.code, before.stderr],
+      [1, 'invalid: token_invalid (mapped tenant does not exist)'],
+    );
+    assert.equal((await cli(['tenant', 'create', 'ext-globex', '--config', file])).code, 0);
+    const after = await cli(['verify', token, '--config', file]);
+    assert.equal(after.code, 0, after.stderr);
+    const out = JSON.parse(after.stdout) as { claims: { iss: string; tid: string; sub: string } };
+    assert.deepEqual(
+      [out.claims.iss, out.claims.tid, out.claims.sub],
+      [jwks.issuer, 'ext-globex', 'cli-bot'],
+    );
   });
 });

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { connectClient, TestClient } from '../support/ws-client.js';
-import { startOidcProvider, CLIENT_ID, type TestOidcProvider } from '../support/oidc-provider.js';
+import {
+  startOidcProvider,
+  untilKeysFetched,
+  CLIENT_ID,
+  type TestOidcProvider,
+} from '../support/oidc-provider.js';
 import { startJwksServer, type JwksServer, type JwksMode } from '../support/jwks-server.js';
 import { assertClosed, assertTokenRefused, sleep } from '../support/attack.js';
 import { decodeSegment, signCompact } from '../support/jws.js';
@@ -103,6 +108,7 @@ before(async () => {
   server = await startTestServer({
     config: {
       'signal.handshakesPerSecondPerIp': 100_000,
+      'signal.maxEventLoopLagMs': 0,
       'turn.requestsPerMinutePerUser': 100_000,
       'auth.trustedIssuers': [
         {
@@ -113,6 +119,7 @@ before(async () => {
           tenant: { value: 'acme' },
           rooms: { claim: ROOMS_CLAIM },
           allowInsecureLoopback: true,
+          jwksCooldownMs: 200,
         },
         issuerEntry(b, {
           rooms: { claim: 'scope', permissions: ['join'], prefix: 'room:' },
@@ -126,6 +133,7 @@ before(async () => {
       ],
     },
   });
+  await untilKeysFetched(server, await provider.clientCredentialsToken());
 });
 
 after(async () => {

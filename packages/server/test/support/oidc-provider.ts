@@ -200,3 +200,20 @@ export async function startOidcProvider(
     },
   };
 }
+
+/**
+ * Waits until the server has the provider's keys: the startup fetch runs in the background and,
+ * on a loaded machine, may time out once; the short cooldown lets the next try come soon.
+ */
+export async function untilKeysFetched(server: { url: string }, token: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const res = await fetch(`${server.url}/v1/turn/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (res.status !== 503) return;
+    if (Date.now() > deadline) throw new Error('the provider keys were never fetched');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
