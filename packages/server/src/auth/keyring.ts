@@ -1,9 +1,5 @@
-import {
-  generateKeyPairSync,
-  createPrivateKey,
-  type JsonWebKey,
-  type KeyObject,
-} from 'node:crypto';
+import { promisify } from 'node:util';
+import { generateKeyPair, createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Store, StoredKey, KeyState } from '../store/store.js';
 import type { Clock } from '../util/clock.js';
@@ -229,12 +225,14 @@ export class Keyring {
 
   async #generate(state: KeyState): Promise<StoredKey> {
     const alg = this.#opts.algorithm;
+    // Off the event loop: an RSA key takes tens to hundreds of ms, and rotation runs while the
+    // server is serving.
     const pair =
       alg === 'RS256'
-        ? generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
+        ? await generate('rsa', { modulusLength: 2048, publicExponent: 0x10001 })
         : alg === 'ES256'
-          ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-          : generateKeyPairSync('ed25519');
+          ? await generate('ec', { namedCurve: 'P-256' })
+          : await generate('ed25519', {});
     const privateJwk = pair.privateKey.export({ format: 'jwk' }) as JWK;
     const pub = pair.publicKey.export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(pub, 'sha256');
@@ -251,6 +249,20 @@ export class Keyring {
       deleteAfter: null,
     };
   }
+}
+
+const generateAsync = promisify(generateKeyPair);
+
+function generate(
+  type: 'rsa' | 'ec' | 'ed25519',
+  options: { modulusLength?: number; publicExponent?: number; namedCurve?: string },
+): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+  return (
+    generateAsync as (
+      t: string,
+      o: object,
+    ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>
+  )(type, options);
 }
 
 function publicJwk(k: StoredKey): JWK {
