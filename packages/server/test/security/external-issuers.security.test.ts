@@ -247,23 +247,29 @@ describe('C. keys of external issuers', () => {
         );
       }
     };
+    // At most one fetch per cooldown window begun since `t0`; on a loaded machine a burst may
+    // outlast a window, so the bound is counted, not assumed.
+    const atMostOnePerWindow = (start: number, t0: number, what: string) => {
+      const windows = Math.floor((Date.now() - t0) / COOLDOWN) + 1;
+      const fetches = flood.requests - start;
+      assert.ok(fetches <= windows, `${what}: ${fetches} fetches in ${windows} window(s)`);
+      return { fetches, windows };
+    };
     await sleep(COOLDOWN + 100); // past the cooldown of the warm-up fetch
     const start = flood.requests;
     const t0 = Date.now();
     await burst();
-    assert.equal(flood.requests - start, 1, 'one fetch for 150 concurrent unknown kids');
+    const first = atMostOnePerWindow(start, t0, 'first burst');
+    assert.ok(first.fetches >= 1, 'an unknown kid past the cooldown fetches');
+    if (first.windows === 1) assert.equal(first.fetches, 1, 'one fetch for 150 unknown kids');
     await burst();
-    // At most one fetch per cooldown window begun since t0 (this machine may be slow).
-    const windows = Math.floor((Date.now() - t0) / COOLDOWN) + 1;
-    assert.ok(
-      flood.requests - start <= windows,
-      `${flood.requests - start} fetches in ${windows} window(s)`,
-    );
-    if (windows === 1) assert.equal(flood.requests - start, 1, 'none within the cooldown');
+    const second = atMostOnePerWindow(start, t0, 'second burst');
+    if (second.windows === 1) assert.equal(second.fetches, 1, 'none within the cooldown');
     await sleep(COOLDOWN + 100);
     const mid = flood.requests;
+    const t1 = Date.now();
     await burst();
-    assert.equal(flood.requests - mid, 1, 'one more after the cooldown');
+    assert.ok(atMostOnePerWindow(mid, t1, 'after the cooldown').fetches >= 1);
     // The known key still verifies throughout.
     assert.equal((await turn(tokenFor(flood))).status, 200);
   });
