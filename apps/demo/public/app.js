@@ -8,6 +8,7 @@
  */
 import { createClient, createMeshCall } from '@callgate/client';
 import { devTokenSource } from './dev-token.js';
+import { devSessionSource } from './dev-session.js';
 import { selectedPath } from './path-stats.js';
 import { Tile } from './tiles.js';
 
@@ -75,6 +76,7 @@ const ui = {
  * @property {ChatMessage[]} messages received over data channels
  * @property {ReturnType<typeof setInterval> | undefined} timer
  * @property {Array<() => void>} off
+ * @property {(() => Promise<void>) | undefined} [endSession] ends the browser session (`?session=1`)
  */
 
 /** @type {Call | null} */
@@ -90,6 +92,8 @@ ui.relayInput.checked = params.get('relay') === '1';
 /** Token lifetime for the dev route (`?ttl=12` makes refreshes easy to watch). */
 const ttlParam = Number(params.get('ttl'));
 const ttlSeconds = Number.isInteger(ttlParam) && ttlParam > 0 ? ttlParam : undefined;
+/** `?session=1`: tokens from a browser session (HttpOnly refresh cookie) instead of /dev/token. */
+const sessionMode = params.get('session') === '1';
 
 ui.joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -140,7 +144,7 @@ async function join({ room, name, relayOnly }) {
     timer: undefined,
     off: [],
   };
-  const getToken = devTokenSource({
+  const getToken = (sessionMode ? devSessionSource : devTokenSource)({
     room,
     name,
     ttlSeconds,
@@ -149,6 +153,7 @@ async function join({ room, name, relayOnly }) {
     },
   });
   c.client = createClient({ url: location.origin.replace(/^http/, 'ws'), getToken });
+  c.endSession = 'logout' in getToken ? getToken.logout : undefined;
   call = c;
   followClient(c);
   showCall(c);
@@ -211,6 +216,7 @@ async function leave(c) {
   for (const track of c.localStream?.getTracks() ?? []) track.stop();
   showJoin();
   await c.client.close();
+  await c.endSession?.().catch(() => {});
 }
 
 ui.leaveButton.addEventListener('click', () => {
@@ -549,6 +555,7 @@ function inviteParams(c, withName = true) {
   if (withName) p.set('name', c.name);
   if (c.relayOnly) p.set('relay', '1');
   if (ttlSeconds !== undefined) p.set('ttl', String(ttlSeconds));
+  if (sessionMode) p.set('session', '1');
   return p.toString();
 }
 

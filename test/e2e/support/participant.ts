@@ -75,7 +75,14 @@ export class Participant {
   static async join(
     browser: Browser,
     baseUrl: string,
-    options: { name: string; room: string; relayOnly?: boolean; ttlSeconds?: number },
+    options: {
+      name: string;
+      room: string;
+      relayOnly?: boolean;
+      ttlSeconds?: number;
+      /** Tokens from a browser session (`?session=1`) instead of /dev/token. */
+      session?: boolean;
+    },
   ): Promise<Participant> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
@@ -120,7 +127,10 @@ export class Participant {
         }
       } as typeof RTCPeerConnection;
     });
-    const query = options.ttlSeconds === undefined ? '' : `?ttl=${options.ttlSeconds}`;
+    const params = new URLSearchParams();
+    if (options.ttlSeconds !== undefined) params.set('ttl', String(options.ttlSeconds));
+    if (options.session) params.set('session', '1');
+    const query = params.toString() === '' ? '' : `?${params}`;
     await page.goto(`${baseUrl}/demo/${query}`, { waitUntil: 'load', timeout: 15_000 });
     await page.getByLabel('Your name').fill(options.name);
     await page.getByLabel('Room', { exact: true }).fill(options.room);
