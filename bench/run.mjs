@@ -60,8 +60,8 @@ const P = SMOKE
       openRates: [5000, 20_000],
       fanoutConnections: 1000,
       fanoutSizes: [10, 100],
-      warmupMs: 2000,
-      measureMs: 8000,
+      warmupMs: 1500,
+      measureMs: 6000,
       httpSeconds: 8,
       httpConnections: 32,
       settleMs: 2000,
@@ -317,6 +317,7 @@ async function scenarioConnect(/** @type {string} */ name) {
     return {
       connections: result.connected,
       failed: result.failed,
+      retried: result.retried,
       ...(result.firstError ? { firstError: result.firstError } : {}),
       connectsPerSecond: round(result.connected / (result.ms / 1000), 0),
       serverUsPerConnection: round((cpu1 - cpu0) / Math.max(1, result.connected), 1),
@@ -343,6 +344,7 @@ async function scenarioMemory(/** @type {string} */ name) {
       const gens = P.memoryGenerators;
       const per = Math.ceil(add / gens);
       const t0 = performance.now();
+      let retried = 0;
       await Promise.all(
         Array.from({ length: gens }, async (_, k) => {
           const from = have + k * per;
@@ -374,6 +376,7 @@ async function scenarioMemory(/** @type {string} */ name) {
           const { result } = await g.request({ type: 'run' }, 'done', 180_000);
           if (result.failed > 0)
             throw new Error(`${result.failed} connects failed: ${result.firstError}`);
+          retried += result.retried;
         }),
       );
       const connectMs = performance.now() - t0;
@@ -389,6 +392,7 @@ async function scenarioMemory(/** @type {string} */ name) {
       steps.push({
         connections: step,
         connectSeconds: round(connectMs / 1000, 1),
+        retriedConnects: retried,
         rssMiB: round(mem.rss / 2 ** 20, 1),
         kibPerConnection: round((mem.rss - base.rss) / 1024 / step, 2),
         heapKibPerConnection: round((mem.heapUsed - base.heapUsed) / 1024 / step, 2),
@@ -401,8 +405,11 @@ async function scenarioMemory(/** @type {string} */ name) {
 /** Tokens for pair rooms: connection i is in room p<floor(i/2)> with `join` and `send`. */
 const pairRooms = (/** @type {number} */ i) => ({ [`p${i >> 1}`]: ['join', 'send'] });
 
-/** (3) Direct-message relay, closed loop, one message in flight per client. */
-async function scenarioRelay(/** @type {string} */ name) {
+/**
+ * (3) Direct-message relay, closed loop: `window` messages in flight per client (1 for the
+ * goal; 4 is a trickle-ICE-like burst, where several messages for one peer meet in one turn).
+ */
+async function scenarioRelay(/** @type {string} */ name, window = 1) {
   return withServer(name, async (s, own) => {
     const pairs = P.relayPairs;
     const tokens = name === 'callgate' ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
@@ -413,13 +420,17 @@ async function scenarioRelay(/** @type {string} */ name) {
         host: '127.0.0.1',
         port: s.port,
         pairs,
-        window: 1,
+        window,
         indexBase: 0,
         ...addressesFor(pairs * 2),
         ...(tokens ? { tokens } : {}),
       }),
     );
-    return { pairs, ...(await measureWindow(s, g, 'relay')) };
+    return {
+      pairs,
+      window,
+      ...(await measureWindow(s, g, window === 1 ? 'relay' : `relay_w${window}`)),
+    };
   });
 }
 
@@ -617,6 +628,8 @@ function machine() {
     serverCpu: SERVER_CPU,
     generatorCpu: GEN_CPU,
     loadAverageBefore: loadavg().map((x) => round(x, 2)),
+    /** @type {number[]} */
+    loadAverageAfter: [],
   };
 }
 
@@ -663,6 +676,8 @@ async function main() {
   if (want('connect')) for (const s of ws) plan.push(['connect', s, () => scenarioConnect(s)]);
   if (want('memory')) for (const s of ws) plan.push(['memory', s, () => scenarioMemory(s)]);
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
+  if (want('relay') || want('relay_w4'))
+    for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
   if (want('openloop'))
     for (const rate of P.openRates)
       for (const s of ws) plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
@@ -689,6 +704,7 @@ async function main() {
     }
   }
   const total = round((performance.now() - started) / 1000, 1);
+  results.machine.loadAverageAfter = loadavg().map((x) => round(x, 2));
   const out = { ...results, seconds: total, goals: evaluateGoals(results.scenarios) };
   mkdirSync(outDir, { recursive: true });
   const stamp = out.date.replace(/[:]/g, '-').replace(/\..*$/, '');

@@ -58,6 +58,17 @@ const ROWS = [
   ['relay', '', 'server µs / message', '↓', (r) => r.serverUsPerMessage, 2],
   ['relay', '', 'p50 ms', '↓', (r) => r.latencyMs?.p50, 2],
   ['relay', '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
+  ['relay', '', 'server CPU used', '', (r) => r.serverCpuUtil, 2],
+  [
+    'relay_w4',
+    '(3b) direct relay, 4 in flight per client',
+    'messages/s',
+    '↑',
+    (r) => r.perSecond,
+    0,
+  ],
+  ['relay_w4', '', 'server µs / message', '↓', (r) => r.serverUsPerMessage, 2],
+  ['relay_w4', '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
 ];
 for (const rate of ['200', '500', '5000', '20000'])
   ROWS.push(
@@ -85,6 +96,7 @@ for (const size of ['10', '100'])
     ],
     [`fanout_${size}`, '', 'server µs / delivery', '↓', (r) => r.serverUsPerDelivery, 2],
     [`fanout_${size}`, '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
+    [`fanout_${size}`, '', 'server CPU used', '', (r) => r.serverCpuUtil, 2],
   );
 ROWS.push(
   [
@@ -142,7 +154,13 @@ export function renderTable(out) {
   );
   return [
     `Callgate benchmark, ${out.mode} run, ${out.date} (${out.seconds} s)`,
-    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}`,
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}, after ${(m.loadAverageAfter ?? []).join(' / ')}`,
+    ...(starved(out.scenarios).length
+      ? [
+          '',
+          `Warning: in ${starved(out.scenarios).join(', ')} the server used under 80% of its core: the machine (or the generator) limited the run, so those throughputs understate the server.`,
+        ]
+      : []),
     '',
     ...lines,
     '',
@@ -155,6 +173,24 @@ export function renderTable(out) {
         ]
       : []),
   ].join('\n');
+}
+
+/**
+ * Closed-loop measurements whose server did not get (or need) most of its core.
+ *
+ * @param {any} sc
+ */
+function starved(sc) {
+  /** @type {string[]} */
+  const out = [];
+  for (const key of ['relay', 'relay_w4', 'fanout_10', 'fanout_100'])
+    for (const [server, r] of Object.entries(sc[key] ?? {}))
+      if (
+        typeof (/** @type {any} */ (r).serverCpuUtil) === 'number' &&
+        /** @type {any} */ (r).serverCpuUtil < 0.8
+      )
+        out.push(`${key}/${server}`);
+  return out;
 }
 
 /**
