@@ -23,7 +23,7 @@ const CONNECT_MS = 30_000;
 
 const room = (label: string) => `e2e-${label}-${randomBytes(4).toString('hex')}`;
 
-describe('demo page in Chromium', { timeout: 300_000 }, () => {
+describe('demo page in Chromium', { timeout: 900_000 }, () => {
   let browser: Browser;
   const open: Participant[] = [];
 
