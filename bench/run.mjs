@@ -456,7 +456,7 @@ async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} *
   });
 }
 
-/** (5) Room fan-out, closed loop, two publishes in flight per room. */
+/** (5) Room fan-out, closed loop, four publishes in flight per room. */
 async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ size) {
   return withServer(name, async (s, own) => {
     const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
@@ -473,7 +473,7 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
         port: s.port,
         roomSize: size,
         rooms,
-        window: 2,
+        window: 4,
         indexBase: 0,
         ...addressesFor(n),
         ...(tokens ? { tokens } : {}),
