@@ -10,6 +10,7 @@ import { connectClient, TestClient } from '../support/ws-client.js';
 import { ALL_PERMS, assertClosed, sleep } from '../support/attack.js';
 import { generateApiKey } from '../../src/auth/api-keys.js';
 import { randomId } from '../../src/util/random-id.js';
+import { REPLAY_WINDOW } from '../../src/signaling/peer.js';
 
 let server: TestServer;
 let otherKey: string;
@@ -266,9 +267,15 @@ describe('E. signaling authorization', () => {
       1,
       'delivered exactly once',
     );
-    // The window holds the last 256 ids: the 257th-oldest is forgotten.
-    for (let i = 0; i < 256; i++) a.client.send({ type: 'ping', id: `w${i}` });
-    await a.client.next('pong', (x) => x.id === 'w255');
+    // The window holds the last REPLAY_WINDOW ids: one more and the oldest is forgotten. Only
+    // then does pay-1 count as new.
+    const lastId = `w${REPLAY_WINDOW - 1}`;
+    for (let i = 0; i < REPLAY_WINDOW - 1; i++) a.client.send({ type: 'ping', id: `w${i}` });
+    await a.client.next('pong', (x) => x.id === `w${REPLAY_WINDOW - 2}`);
+    a.client.send({ type: 'ping', id: 'pay-1' });
+    assert.equal((await a.client.next('error', (x) => x.id === 'pay-1')).code, 'duplicate_id');
+    a.client.send({ type: 'ping', id: lastId });
+    await a.client.next('pong', (x) => x.id === lastId);
     a.client.send({ type: 'ping', id: 'pay-1' });
     assert.equal((await a.client.next('pong', (x) => x.id === 'pay-1')).type, 'pong');
     // A resumed socket starts a new window: an idempotent request may be resent with its id.
@@ -279,8 +286,8 @@ describe('E. signaling authorization', () => {
     });
     const w = await resumed.next('welcome');
     assert.equal(w.peerId, a.welcome.peerId);
-    resumed.send({ type: 'join', room, id: 'w255' });
-    assert.equal((await resumed.next('ack', (x) => x.id === 'w255')).type, 'ack');
+    resumed.send({ type: 'join', room, id: lastId });
+    assert.equal((await resumed.next('ack', (x) => x.id === lastId)).type, 'ack');
     resumed.close();
     b.close();
   });
