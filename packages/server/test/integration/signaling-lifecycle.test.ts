@@ -67,6 +67,32 @@ describe('signaling lifecycle', () => {
     refreshing.client.close();
   });
 
+  test('a refresh that grants fewer rooms leaves them: ack.rooms says so and members see left', async () => {
+    const first = await server.mint({ sub: 'shrink', rooms: { keep: ALL, drop: ALL } });
+    const c = await connectClient(server.wsUrl, first.token);
+    const watcher = await connectClient(
+      server.wsUrl,
+      (await server.mint({ sub: 'watcher', rooms: { drop: ALL } })).token,
+    );
+    await watcher.client.request({ type: 'join', room: 'drop' });
+    await c.client.request({ type: 'join', room: 'keep' });
+    await c.client.request({ type: 'join', room: 'drop' });
+    await watcher.client.next('presence', (p) => p.joined.length === 1);
+    const narrower = await server.mint({
+      sub: 'shrink',
+      rooms: { keep: ALL },
+      sessionId: first.sessionId,
+    });
+    const ack = (await c.client.request({ type: 'refresh', token: narrower.token })) as {
+      rooms?: string[];
+    };
+    assert.deepEqual(ack.rooms, ['keep']);
+    const left = await watcher.client.next('presence', (p) => p.left.includes(c.welcome.peerId));
+    assert.equal(left.room, 'drop');
+    c.client.close();
+    watcher.client.close();
+  });
+
   test('5. revoking a session closes all its sockets with 4403 within 1 s; a kick closes only that peer', async () => {
     const s1 = await server.mint({ sub: 'v1', rooms: { r5: ALL } });
     const a = await connectClient(server.wsUrl, s1.token);
@@ -134,6 +160,7 @@ describe('signaling lifecycle', () => {
     });
     assert.equal(resumed.welcome.resumed, true);
     assert.equal(resumed.welcome.peerId, b.welcome.peerId);
+    assert.deepEqual(resumed.welcome.rooms, ['r6']);
     const seqs: number[] = [];
     for (let i = 0; i < 5; i++)
       seqs.push(((await resumed.client.next('message')).data as { seq: number }).seq);
@@ -179,10 +206,20 @@ describe('signaling lifecycle', () => {
       server.wsUrl,
       (await server.mint({ sub: 'flood', rooms: { r: ALL } })).token,
     );
-    for (let i = 0; i < 400; i++) flood.client.send({ type: 'ping' });
+    for (let i = 0; i < 400; i++) flood.client.send({ type: 'ping', id: `f${i}` });
     const closed = await flood.client.closed;
     assert.deepEqual(closed, { code: 4429, reason: 'rate_limited' });
-    assert.ok(flood.client.messages.some((m) => m.type === 'error' && m.code === 'rate_limited'));
+    const limited = flood.client.messages.filter(
+      (m) => m.type === 'error' && m.code === 'rate_limited',
+    );
+    assert.ok(limited.length > 0);
+    // Each rate-limited request is answered with its own id, so a client can settle it.
+    assert.ok(
+      limited.every(
+        (m) =>
+          typeof (m as { id?: string }).id === 'string' && (m as { id: string }).id.startsWith('f'),
+      ),
+    );
   });
 });
 
