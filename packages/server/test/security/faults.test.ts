@@ -225,7 +225,8 @@ test('clock jumps: forward past exp closes idle sockets and refuses old tokens; 
   t.after(() => server.close());
 
   // Forward: an idle connection is closed within a heartbeat sweep, without sending anything.
-  const idle = await connectClient(server.wsUrl, signAsServer(server));
+  const idleToken = signAsServer(server);
+  const idle = await connectClient(server.wsUrl, idleToken);
   const old = signAsServer(server);
   clock.advance((server.config.auth.accessTokenTtlSeconds + 6) * 1000);
   const started = Date.now();
@@ -233,6 +234,8 @@ test('clock jumps: forward past exp closes idle sockets and refuses old tokens; 
   // The sweep runs every 100 ms here; the old timer would fire only in 300 s.
   assert.ok(Date.now() - started < 3000, 'closed within a sweep, not at the old timer');
   await assertClosed(new TestClient(server.wsUrl, old), 4401, 'token_expired');
+  // A token that verified before the jump (and may sit in a cache) is expired after it too.
+  await assertClosed(new TestClient(server.wsUrl, idleToken), 4401, 'token_expired');
 
   // Backward by an hour: tokens minted "in the future" are refused; live sockets and fresh
   // tokens keep working (the buckets never see negative elapsed time).
