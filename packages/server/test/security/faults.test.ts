@@ -216,7 +216,7 @@ test('clock jumps: forward past exp closes idle sockets and refuses old tokens; 
   const server = await startTestServer({
     clock,
     config: {
-      'signal.handshakesPerSecondPerIp': 2,
+      'signal.handshakesPerSecondPerIp': 3,
       'signal.pingIntervalMs': 200,
       'signal.pongTimeoutMs': 200,
       'auth.clockToleranceSeconds': 5,
