@@ -250,9 +250,11 @@ async function measureWindow(s, g, /** @type {string} */ label) {
 async function measureNow(s, g) {
   const mark = await g.request({ type: 'measure-start' }, 'marked');
   const cpu0 = cpuMicros(s.pid);
+  const g0 = cpuMicros(g.pid);
   const t0 = performance.now();
   await sleep(P.measureMs);
   const cpu1 = cpuMicros(s.pid);
+  const g1 = cpuMicros(g.pid);
   const t1 = performance.now();
   const m = await g.request({ type: 'measure-stop' }, 'measured');
   const seconds = (m.at - mark.at) / 1000;
@@ -263,6 +265,7 @@ async function measureNow(s, g) {
     acks: r.acks,
     perSecond: round(r.received / seconds, 0),
     serverCpuUtil: round((cpu1 - cpu0) / ((t1 - t0) * 1000), 3),
+    generatorCpuUtil: round((g1 - g0) / ((t1 - t0) * 1000), 3),
     serverUsPerMessage: r.received > 0 ? round((cpu1 - cpu0) / r.received, 2) : null,
     latencyMs: r.latency,
   };
@@ -309,10 +312,13 @@ async function scenarioConnect(/** @type {string} */ name) {
         ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
       }),
     );
-    const { cpu0, cpu1, result } = await profiled(s, 'connect', async () => {
+    const { cpu0, cpu1, gen, result } = await profiled(s, 'connect', async () => {
       const cpu0 = cpuMicros(s.pid);
+      const g0 = cpuMicros(g.pid);
+      const t0 = performance.now();
       const { result } = await g.request({ type: 'run' }, 'done', 120_000);
-      return { cpu0, cpu1: cpuMicros(s.pid), result };
+      const gen = (cpuMicros(g.pid) - g0) / ((performance.now() - t0) * 1000);
+      return { cpu0, cpu1: cpuMicros(s.pid), gen, result };
     });
     return {
       connections: result.connected,
@@ -321,6 +327,8 @@ async function scenarioConnect(/** @type {string} */ name) {
       ...(result.firstError ? { firstError: result.firstError } : {}),
       connectsPerSecond: round(result.connected / (result.ms / 1000), 0),
       serverUsPerConnection: round((cpu1 - cpu0) / Math.max(1, result.connected), 1),
+      serverCpuUtil: round((cpu1 - cpu0) / (result.ms * 1000), 3),
+      generatorCpuUtil: round(gen, 3),
       connectLatencyMs: result.latency,
     };
   });

@@ -14,6 +14,7 @@ import { createLogger, redactUrl, type Logger } from './log/create-logger.js';
 import { Keyring } from './auth/keyring.js';
 import { RevocationList } from './auth/revocation-list.js';
 import { createTokenVerifier } from './auth/verify-access-token.js';
+import { cacheVerifiedTokens } from './auth/verified-token-cache.js';
 import { createTokenIssuer } from './auth/issue-access-token.js';
 import {
   checkJwksHosts,
@@ -113,19 +114,30 @@ export async function createCallgate(
     revocations,
     issuer: config.auth.issuer ?? publicUrl,
     publicUrl,
-    verifyToken: createTokenVerifier({
-      keyring,
-      revocations,
-      clock,
-      issuer,
-      audience: config.auth.audience,
-      allowedAlgorithms: config.auth.allowedAlgorithms,
-      accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
-      clockToleranceSeconds: config.auth.clockToleranceSeconds,
-      maxTokenBytes: config.auth.maxTokenBytes,
-      externalIssuers,
-      tenantExists: async (name) => (await store.getTenant(name)) !== null,
-    }),
+    // A token seen again (connect, then the TURN request; reconnects) skips the signature
+    // check; revocation, expiry and the key's presence are still checked (verified-token-cache.ts).
+    verifyToken: cacheVerifiedTokens(
+      createTokenVerifier({
+        keyring,
+        revocations,
+        clock,
+        issuer,
+        audience: config.auth.audience,
+        allowedAlgorithms: config.auth.allowedAlgorithms,
+        accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+        clockToleranceSeconds: config.auth.clockToleranceSeconds,
+        maxTokenBytes: config.auth.maxTokenBytes,
+        externalIssuers,
+        tenantExists: async (name) => (await store.getTenant(name)) !== null,
+      }),
+      {
+        keyring,
+        revocations,
+        clock,
+        issuer,
+        accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+      },
+    ),
     issueToken: createTokenIssuer({ keyring, clock, issuer, audience: config.auth.audience }),
     connections: [],
     reloaders: [],
