@@ -3,9 +3,8 @@
  * downloaded: the tests use /usr/bin/chromium, install Debian's package when it is missing and
  * the tests run as root, and otherwise fail with the exact command to run. They never skip.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { aptInstall, isExecutable } from '../../../packages/server/test/support/debian-package.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -46,26 +45,7 @@ let installing: Promise<string> | undefined;
 export function ensureChromium(): Promise<string> {
   installing ??= (async () => {
     if (isExecutable(CHROMIUM_PATH)) return CHROMIUM_PATH;
-    if (
-      process.platform !== 'linux' ||
-      process.getuid?.() !== 0 ||
-      !isExecutable('/usr/bin/apt-get')
-    )
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM_PATH}. Run: ${CHROMIUM_INSTALL_COMMAND}`,
-      );
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const lock = ['-o', 'DPkg::Lock::Timeout=120'];
-    for (const args of [
-      ['update', ...lock],
-      ['install', '-y', ...lock, 'chromium'],
-    ]) {
-      const result = await run('apt-get', args, env, 900_000);
-      if (result.code !== 0)
-        throw new Error(
-          `\`apt-get ${args.join(' ')}\` failed (exit ${result.code}). Run: ${CHROMIUM_INSTALL_COMMAND}\n${result.output.slice(-2000)}`,
-        );
-    }
+    await aptInstall({ name: 'chromium', installCommand: CHROMIUM_INSTALL_COMMAND });
     if (!isExecutable(CHROMIUM_PATH))
       throw new Error(
         `chromium installed but ${CHROMIUM_PATH} is missing. Run: ${CHROMIUM_INSTALL_COMMAND}`,
@@ -89,40 +69,5 @@ export async function launchChromium(): Promise<Browser> {
     headless: true,
     args: [...CHROMIUM_ARGS],
     timeout: 30_000,
-  });
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function run(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-20_000);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, output: String(err) });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
   });
 }

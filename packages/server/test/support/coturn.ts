@@ -12,12 +12,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { stunBinding } from '../../src/turn/stun-binding.js';
+import { aptInstall, findOnPath, isExecutable } from './debian-package.js';
 
 /** The command a developer runs when the harness cannot install coturn by itself. */
 export const COTURN_INSTALL_COMMAND = 'sudo apt-get update && sudo apt-get install -y coturn';
@@ -266,22 +267,12 @@ export function ensureCoturnInstalled(): Promise<string> {
   installing ??= (async () => {
     const found = findTurnserver();
     if (found) return found;
-    if (process.platform !== 'linux' || process.getuid?.() !== 0 || !findOnPath('apt-get')) {
-      throw new Error(`coturn's turnserver is not installed. Run: ${COTURN_INSTALL_COMMAND}`);
-    }
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const lock = ['-o', 'DPkg::Lock::Timeout=120'];
-    for (const args of [
-      ['update', ...lock],
-      ['install', '-y', '--no-install-recommends', ...lock, 'coturn'],
-    ]) {
-      const result = await run('apt-get', args, env, 600_000);
-      if (result.code !== 0) {
-        throw new Error(
-          `\`apt-get ${args.join(' ')}\` failed (exit ${result.code}). Run: ${COTURN_INSTALL_COMMAND}\n${result.output.slice(-2000)}`,
-        );
-      }
-    }
+    await aptInstall({
+      name: 'coturn',
+      installCommand: COTURN_INSTALL_COMMAND,
+      installArgs: ['--no-install-recommends'],
+      timeoutMs: 600_000,
+    });
     stopSystemTurnserver();
     const installed = findTurnserver();
     if (!installed) {
@@ -295,22 +286,6 @@ export function ensureCoturnInstalled(): Promise<string> {
 function findTurnserver(): string | undefined {
   if (isExecutable('/usr/bin/turnserver')) return '/usr/bin/turnserver';
   return findOnPath('turnserver');
-}
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function turnserverVersion(binary: string): string {
@@ -389,31 +364,5 @@ function canListenTcp(port: number): Promise<boolean> {
     const server = createServer();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function run(
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-20_000);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ code: -1, output: String(err) });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
   });
 }
