@@ -1,9 +1,15 @@
-import { CallgateError, PERMISSIONS, isPlainObject, isRoomName } from '@callgate/protocol';
-import type { Router } from '../router.js';
+import {
+  CallgateError,
+  PERMISSIONS,
+  isOpaqueId,
+  isPlainObject,
+  isRoomName,
+} from '@callgate/protocol';
+import type { Router, RouteContext } from '../router.js';
 import type { Services } from '../../services.js';
 import { sendJson, CREDENTIAL_HEADERS } from '../respond.js';
 import { readJsonBody } from '../read-json.js';
-import { parseMintRequest } from '../../auth/mint-request.js';
+import { parseMintRequest, type MintRequest } from '../../auth/mint-request.js';
 import { randomId } from '../../util/random-id.js';
 
 export const DEV_TENANT = 'default';
@@ -19,26 +25,14 @@ export function isLoopback(address: string): boolean {
  * backend. Body: `{ room, sub?, ttlSeconds?, metadata? }`. Never registered outside dev mode.
  */
 export function addDevRoutes(router: Router, services: Services): void {
-  router.add('POST', '/dev/token', async ({ req, res, remoteAddress }) => {
-    if (!isLoopback(remoteAddress)) throw new CallgateError('not_found');
-    const body = await readJsonBody(req, services.config.server.maxBodyBytes);
-    if (!isPlainObject(body))
-      throw new CallgateError('bad_request', 'The body must be a JSON object');
-    const room = body.room ?? 'lobby';
-    if (!isRoomName(room)) throw new CallgateError('invalid_room', undefined, { field: 'room' });
-    const mint = parseMintRequest(
-      {
-        sub: body.sub ?? `guest-${randomId(6)}`,
-        rooms: { [room]: [...PERMISSIONS] },
-        ttlSeconds: body.ttlSeconds,
-        metadata: body.metadata,
-        sessionId: body.sessionId,
-      },
-      services.config.auth,
-    );
-    const issued = await services.issueToken({ tenant: DEV_TENANT, ...mint });
+  router.add('POST', '/dev/token', async (ctx) => {
+    const { mint, room, body } = await readDevRequest(ctx, services);
+    const sessionId = body.sessionId;
+    if (sessionId !== undefined && !isOpaqueId(sessionId))
+      throw new CallgateError('invalid_session_id', undefined, { field: 'sessionId' });
+    const issued = await services.issueToken({ tenant: DEV_TENANT, ...mint, sessionId });
     sendJson(
-      res,
+      ctx.res,
       201,
       {
         token: issued.token,
@@ -50,4 +44,30 @@ export function addDevRoutes(router: Router, services: Services): void {
       CREDENTIAL_HEADERS,
     );
   });
+}
+
+/**
+ * The body of a dev route (`/dev/token`, `/dev/session`), from a loopback address only:
+ * `{ room?, sub?, ttlSeconds?, metadata? }` → a mint request with every permission in `room`.
+ */
+export async function readDevRequest(
+  { req, remoteAddress }: RouteContext,
+  services: Services,
+): Promise<{ mint: MintRequest; room: string; body: Record<string, unknown> }> {
+  if (!isLoopback(remoteAddress)) throw new CallgateError('not_found');
+  const body = await readJsonBody(req, services.config.server.maxBodyBytes);
+  if (!isPlainObject(body))
+    throw new CallgateError('bad_request', 'The body must be a JSON object');
+  const room = body.room ?? 'lobby';
+  if (!isRoomName(room)) throw new CallgateError('invalid_room', undefined, { field: 'room' });
+  const mint = parseMintRequest(
+    {
+      sub: body.sub ?? `guest-${randomId(6)}`,
+      rooms: { [room]: [...PERMISSIONS] },
+      ttlSeconds: body.ttlSeconds,
+      metadata: body.metadata,
+    },
+    services.config.auth,
+  );
+  return { mint, room, body };
 }
