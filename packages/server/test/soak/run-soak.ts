@@ -59,6 +59,9 @@ export interface SoakReport {
   serverRssStartBytes: number;
   serverRssConnectedBytes: number;
   serverRssEndBytes: number;
+  /** Live heap after a full GC, with everyone connected and at the end (a leak shows here). */
+  serverHeapConnectedBytes: number;
+  serverHeapEndBytes: number;
   serverEventLoopDelayP99Ms: number;
   serverEventLoopDelayMaxMs: number;
 }
@@ -79,7 +82,7 @@ async function startServer(
     new URL('./soak-server.ts', import.meta.url).pathname,
     [JSON.stringify(overrides)],
     {
-      execArgv: ['--conditions=source', '--import', 'tsx'],
+      execArgv: ['--conditions=source', '--import', 'tsx', '--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     },
   );
@@ -448,6 +451,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     serverRssStartBytes: server.rss,
     serverRssConnectedBytes: 0,
     serverRssEndBytes: 0,
+    serverHeapConnectedBytes: 0,
+    serverHeapEndBytes: 0,
     serverEventLoopDelayP99Ms: 0,
     serverEventLoopDelayMaxMs: 0,
   };
@@ -479,7 +484,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       await p.join();
     });
     options.log?.(`${peers.length} connected and joined in ${Date.now() - t0} ms`);
-    report.serverRssConnectedBytes = (await server.ask<{ rssBytes: number }>('report')).rssBytes;
+    const connected = await server.ask<{ rssBytes: number; heapUsedBytes: number }>('report');
+    report.serverRssConnectedBytes = connected.rssBytes;
+    report.serverHeapConnectedBytes = connected.heapUsedBytes;
     await server.ask('start');
 
     let cut: SoakPeer[] = [];
@@ -523,10 +530,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     ctx.stopping = true;
     const end = await server.ask<{
       rssBytes: number;
+      heapUsedBytes: number;
       eventLoopDelayP99Ms: number;
       eventLoopDelayMaxMs: number;
     }>('report');
     report.serverRssEndBytes = end.rssBytes;
+    report.serverHeapEndBytes = end.heapUsedBytes;
     report.serverEventLoopDelayP99Ms = Math.round(end.eventLoopDelayP99Ms * 10) / 10;
     report.serverEventLoopDelayMaxMs = Math.round(end.eventLoopDelayMaxMs * 10) / 10;
     return report;

@@ -38,6 +38,7 @@ console.log(JSON.stringify(report, null, 2));
 console.error(
   `sent ${report.sent}, delivered ${report.delivered}, lost ${report.lost}, duplicated ${report.duplicated}; ` +
     `server RSS ${mb(report.serverRssStartBytes)} idle, ${mb(report.serverRssConnectedBytes)} connected, ${mb(report.serverRssEndBytes)} at the end; ` +
+    `live heap after GC ${mb(report.serverHeapConnectedBytes)} connected, ${mb(report.serverHeapEndBytes)} at the end; ` +
     `event-loop delay p99 ${report.serverEventLoopDelayP99Ms} ms (max ${report.serverEventLoopDelayMaxMs} ms)`,
 );
 process.exit(report.lost === 0 && report.duplicated === 0 && report.unexpectedCloses === 0 ? 0 : 1);

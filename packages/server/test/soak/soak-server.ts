@@ -44,8 +44,11 @@ function report() {
 }
 
 process.on('message', (m: { type: string }) => {
-  if (m.type === 'report') process.send!({ type: 'report', ...report() });
-  else if (m.type === 'reset') {
+  if (m.type === 'report') {
+    // A full collection first (the child runs with --expose-gc), so heapUsed is what is live.
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send!({ type: 'report', ...report() });
+  } else if (m.type === 'reset') {
     delay.reset();
     process.send!({ type: 'reset' });
   } else if (m.type === 'start') {
