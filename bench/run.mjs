@@ -117,7 +117,9 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 async function startServer(name) {
   const def = SERVER_DEFS[name === 'callgate' && callgateBuild === 'dist' ? 'callgate-dist' : name];
   if (!def) throw new Error(`unknown server ${name}`);
-  const child = new Child(`${name} server`, [...def.nodeArgs, def.script], {
+  // BENCH_NODE_ARGS: extra node flags for the server under test (e.g. --trace-gc), for diagnosis.
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = new Child(`${name} server`, [...def.nodeArgs, ...extra, def.script], {
     cpu: SERVER_CPU,
     cwd: ROOT,
     env: def.env ?? {},
