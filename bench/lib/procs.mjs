@@ -57,7 +57,7 @@ export class Child {
     this.proc = spawn(cmd, args, {
       cwd: o.cwd,
       env: { ...process.env, ...o.env },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', process.env.BENCH_STDOUT ? 'inherit' : 'ignore', 'pipe', 'ipc'],
     });
     live.add(this.proc);
     this.stderr = '';
