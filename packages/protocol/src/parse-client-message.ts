@@ -1,6 +1,7 @@
 import { isOpaqueId, isPlainObject, isRoomName } from './identity.js';
 import { MAX_MESSAGE_ID_LENGTH, MAX_REFRESH_TOKEN_LENGTH, isMessageId } from './messages.js';
-import type { ClientMessage, ParseError, ParseErrorCode, ParseResult } from './messages.js';
+import type { ClientMessage, ParseResult } from './messages.js';
+import { Invalid, failure, own } from './parse-support.js';
 
 /**
  * Validates one client frame (design.md "Frames"; docs/protocol.md "Client messages").
@@ -130,30 +131,4 @@ function string(obj: Record<string, unknown>, key: string): string {
   if (v === undefined) throw new Invalid('bad_request', `"${key}" is required`, key);
   if (typeof v !== 'string') throw new Invalid('bad_request', `"${key}" must be a string`, key);
   return v;
-}
-
-/** Own properties only: an inherited (or polluted) `Object.prototype.room` is never read. */
-function own(obj: Record<string, unknown>, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-/** A field error, thrown inside the parser and turned into a result at its top. */
-class Invalid {
-  constructor(
-    readonly code: ParseErrorCode,
-    readonly message: string,
-    readonly field: string,
-  ) {}
-}
-
-function failure(
-  code: ParseErrorCode,
-  message: string,
-  field?: string,
-  id?: string,
-): { ok: false; error: ParseError } {
-  const error: ParseError = { code, message };
-  if (field !== undefined) error.field = field;
-  if (id !== undefined) error.id = id;
-  return { ok: false, error };
 }

@@ -1,15 +1,8 @@
 import { isErrorCode } from './errors.js';
 import { isOpaqueId, isPlainObject, isRoomName, isTenantName, isUserId } from './identity.js';
 import { MAX_MESSAGE_ID_LENGTH, SERVER_SENDER, isMessageId } from './messages.js';
-import type {
-  IceServer,
-  ParseError,
-  ParseErrorCode,
-  ParseResult,
-  PeerInfo,
-  ServerMessage,
-  SignalLimits,
-} from './messages.js';
+import type { IceServer, ParseResult, PeerInfo, ServerMessage, SignalLimits } from './messages.js';
+import { Invalid, failure, own } from './parse-support.js';
 
 // RFC 7230 §3.2.6 `token`: what a subprotocol entry (RFC 6455 §4.1) may contain, so a
 // resume token always fits in `resume.<token>`.
@@ -329,30 +322,4 @@ function limits(value: unknown, field: string): SignalLimits {
     burst: n('burst'),
     resumeGraceMs: n('resumeGraceMs'),
   };
-}
-
-/** Own properties only: an inherited (or polluted) `Object.prototype` key is never read. */
-function own(obj: Obj, key: string): unknown {
-  return Object.hasOwn(obj, key) ? obj[key] : undefined;
-}
-
-/** A field error, thrown inside the parser and turned into a result at its top. */
-class Invalid {
-  constructor(
-    readonly code: ParseErrorCode,
-    readonly message: string,
-    readonly field: string,
-  ) {}
-}
-
-function failure(
-  code: ParseErrorCode,
-  message: string,
-  field?: string,
-  id?: string,
-): { ok: false; error: ParseError } {
-  const error: ParseError = { code, message };
-  if (field !== undefined) error.field = field;
-  if (id !== undefined) error.id = id;
-  return { ok: false, error };
 }
