@@ -16,7 +16,11 @@ import {
 import type { ClaimPath, TrustedIssuerConfig } from '../config/trusted-issuers.js';
 import { TokenError } from './token-error.js';
 import { decodeJsonObject } from './verify-jws.js';
-import { claimFailed, normalizeTyp, numericDate } from './validate-access-token-claims.js';
+import {
+  checkRegisteredClaims,
+  claimFailed,
+  normalizeTyp,
+} from './validate-access-token-claims.js';
 
 export interface ExternalClaimOptions {
   /** Seconds since the epoch, from the injected clock. */
@@ -69,27 +73,13 @@ export function mapExternalClaims(
       throw claimFailed('typ', 'check_failed');
   } else if (typ !== undefined && (typeof typ !== 'string' || !GENERIC_TYPS.has(normalizeTyp(typ))))
     throw claimFailed('typ', 'check_failed');
-  for (const claim of REQUIRED) if (!Object.hasOwn(p, claim)) throw claimFailed(claim, 'missing');
-  if (p.iss !== config.issuer) throw claimFailed('iss', 'check_failed');
-  // An ID token's `aud` is the client id, never the resource's audience (catalogue B25).
-  const aud = p.aud;
-  if (!(aud === config.audience || (Array.isArray(aud) && aud.includes(config.audience))))
-    throw claimFailed('aud', 'check_failed');
-
-  const { now, clockToleranceSeconds: tolerance } = options;
-  const iat = numericDate(p, 'iat');
-  const nbf = p.nbf === undefined ? undefined : numericDate(p, 'nbf');
-  if (nbf !== undefined && nbf > now + tolerance) throw claimFailed('nbf', 'check_failed');
-  const exp = numericDate(p, 'exp');
-  if (exp <= now - tolerance)
-    throw new TokenError('token_expired', '"exp" claim timestamp check failed');
-  const age = now - iat;
-  if (age - tolerance > config.maxTokenAgeSeconds)
-    throw new TokenError(
-      'token_expired',
-      '"iat" claim timestamp check failed (too far in the past)',
-    );
-  if (age < -tolerance) throw claimFailed('iat', 'check_failed');
+  const { iat, exp, nbf } = checkRegisteredClaims(p, REQUIRED, {
+    issuer: config.issuer,
+    audience: config.audience,
+    now: options.now,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    maxTokenAgeSeconds: config.maxTokenAgeSeconds,
+  });
 
   const bad = (claim: string) => new TokenError('token_invalid', `claim ${claim} is malformed`);
   if (!isUserId(p.sub)) throw bad('sub');

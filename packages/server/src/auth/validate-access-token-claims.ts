@@ -49,14 +49,38 @@ export function validateAccessTokenClaims(
   if (p === undefined) throw new TokenError('token_invalid', 'ERR_JWT_INVALID');
   if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(ACCESS_TOKEN_TYP))
     throw claimFailed('typ', 'check_failed');
-  for (const claim of REQUIRED) if (!Object.hasOwn(p, claim)) throw claimFailed(claim, 'missing');
-  if (p.iss !== options.issuer) throw claimFailed('iss', 'check_failed');
-  const aud = p.aud;
-  if (!(aud === options.audience || (Array.isArray(aud) && aud.includes(options.audience))))
-    throw claimFailed('aud', 'check_failed');
+  const { iat, exp, nbf } = checkRegisteredClaims(p, REQUIRED, options);
+  return toClaims(p, iat, exp, nbf);
+}
 
-  const tolerance = options.clockToleranceSeconds;
-  const now = options.now;
+export interface RegisteredClaimPolicy {
+  issuer: string;
+  audience: string;
+  /** Seconds since the epoch. */
+  now: number;
+  clockToleranceSeconds: number;
+  maxTokenAgeSeconds: number;
+}
+
+/**
+ * The registered claims (RFC 7519 §4.1) every accepted token must pass, ours or an external
+ * issuer's: the `required` members present; `iss` exact; `aud` ours (a string, or an array that
+ * includes it); `nbf` not in the future, `exp` not past and `iat` neither in the future nor older
+ * than `maxTokenAgeSeconds`, each within the tolerance. Expiry and age are `token_expired`,
+ * everything else `token_invalid`.
+ */
+export function checkRegisteredClaims(
+  p: Record<string, unknown>,
+  required: readonly string[],
+  policy: RegisteredClaimPolicy,
+): { iat: number; exp: number; nbf: number | undefined } {
+  for (const claim of required) if (!Object.hasOwn(p, claim)) throw claimFailed(claim, 'missing');
+  if (p.iss !== policy.issuer) throw claimFailed('iss', 'check_failed');
+  // An ID token's `aud` is the client id, never the resource's audience (catalogue B25).
+  const aud = p.aud;
+  if (!(aud === policy.audience || (Array.isArray(aud) && aud.includes(policy.audience))))
+    throw claimFailed('aud', 'check_failed');
+  const { now, clockToleranceSeconds: tolerance } = policy;
   const iat = numericDate(p, 'iat');
   const nbf = p.nbf === undefined ? undefined : numericDate(p, 'nbf');
   if (nbf !== undefined && nbf > now + tolerance) throw claimFailed('nbf', 'check_failed');
@@ -64,13 +88,13 @@ export function validateAccessTokenClaims(
   if (exp <= now - tolerance)
     throw new TokenError('token_expired', '"exp" claim timestamp check failed');
   const age = now - iat;
-  if (age - tolerance > options.maxTokenAgeSeconds)
+  if (age - tolerance > policy.maxTokenAgeSeconds)
     throw new TokenError(
       'token_expired',
       '"iat" claim timestamp check failed (too far in the past)',
     );
   if (age < -tolerance) throw claimFailed('iat', 'check_failed');
-  return toClaims(p, iat, exp, nbf);
+  return { iat, exp, nbf };
 }
 
 export function claimFailed(
