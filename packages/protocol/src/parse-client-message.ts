@@ -1,7 +1,7 @@
 import { isOpaqueId, isPlainObject, isRoomName } from './identity.js';
 import { MAX_MESSAGE_ID_LENGTH, MAX_REFRESH_TOKEN_LENGTH, isMessageId } from './messages.js';
 import type { ClientMessage, ParseResult } from './messages.js';
-import { Invalid, failure, own } from './parse-support.js';
+import { Invalid, decodeFrame, failure, own } from './parse-support.js';
 
 /**
  * Validates one client frame (design.md "Frames"; docs/protocol.md "Client messages").
@@ -26,14 +26,9 @@ import { Invalid, failure, own } from './parse-support.js';
  * ```
  */
 export function parseClientMessage(input: unknown): ParseResult<ClientMessage> {
-  let value: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch {
-      return failure('bad_request', 'The message is not valid JSON');
-    }
-  }
+  const decoded = decodeFrame(input);
+  if (!decoded.ok) return decoded;
+  const value = decoded.value;
   let id: string | undefined;
   try {
     if (!isPlainObject(value)) return failure('bad_request', 'A message must be a JSON object');

@@ -2,7 +2,7 @@ import { isErrorCode } from './errors.js';
 import { isOpaqueId, isPlainObject, isRoomName, isTenantName, isUserId } from './identity.js';
 import { MAX_MESSAGE_ID_LENGTH, SERVER_SENDER, isMessageId } from './messages.js';
 import type { IceServer, ParseResult, PeerInfo, ServerMessage, SignalLimits } from './messages.js';
-import { Invalid, failure, own } from './parse-support.js';
+import { Invalid, decodeFrame, failure, own } from './parse-support.js';
 
 // RFC 7230 §3.2.6 `token`: what a subprotocol entry (RFC 6455 §4.1) may contain, so a
 // resume token always fits in `resume.<token>`.
@@ -31,14 +31,9 @@ const ICE_URL_RE = /^(stuns?|turns?):\S+$/;
  * ```
  */
 export function parseServerMessage(input: unknown): ParseResult<ServerMessage> {
-  let value: unknown = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch {
-      return failure('bad_request', 'The message is not valid JSON');
-    }
-  }
+  const decoded = decodeFrame(input);
+  if (!decoded.ok) return decoded;
+  const value = decoded.value;
   let id: string | undefined;
   try {
     if (!isPlainObject(value)) return failure('bad_request', 'A message must be a JSON object');

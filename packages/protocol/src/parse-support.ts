@@ -27,3 +27,15 @@ export function failure(
   if (id !== undefined) error.id = id;
   return { ok: false, error };
 }
+
+/** A frame's text as JSON (an already-parsed value passes through); never throws. */
+export function decodeFrame(
+  input: unknown,
+): { ok: true; value: unknown } | { ok: false; error: ParseError } {
+  if (typeof input !== 'string') return { ok: true, value: input };
+  try {
+    return { ok: true, value: JSON.parse(input) as unknown };
+  } catch {
+    return failure('bad_request', 'The message is not valid JSON');
+  }
+}
