@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { TestClient, connectClient } from '../support/ws-client.js';
+import { signAsServer } from '../support/attack.js';
 
 const ALL = ['join', 'publish', 'send', 'presence'];
 
@@ -68,14 +69,21 @@ describe('signaling callgate.v1', () => {
     );
   });
 
-  test('2. no token, garbage token, expired token: close 4401 with the reason', async () => {
+  test('2. no token, garbage token, forged token, expired token: close 4401 with the reason', async () => {
     const none = new TestClient(server.wsUrl, undefined);
     assert.deepEqual(await none.closed, { code: 4401, reason: 'token_missing' });
     const garbage = new TestClient(server.wsUrl, 'not-a-jwt');
     assert.deepEqual(await garbage.closed, { code: 4401, reason: 'token_malformed' });
     const forged = new TestClient(server.wsUrl, 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln');
     assert.deepEqual(await forged.closed, { code: 4401, reason: 'token_invalid' });
-    for (const c of [none, garbage, forged])
+    // Signed by the server's own current key, but expired a minute ago.
+    const now = Math.floor(Date.now() / 1000);
+    const expired = new TestClient(
+      server.wsUrl,
+      signAsServer(server, { iat: now - 120, nbf: now - 120, exp: now - 60 }),
+    );
+    assert.deepEqual(await expired.closed, { code: 4401, reason: 'token_expired' });
+    for (const c of [none, garbage, forged, expired])
       assert.equal(c.messages.length, 0, 'no frame before the close');
   });
 
