@@ -54,7 +54,8 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
     for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])
       assert.ok(num(k, 'received') > 0, `${k} delivered messages`);
-    assert.ok(num('relay', 'acks') > 0, 'sends are acknowledged');
+    // The generator sends without `id`, as to PeerJS and Socket.IO: fire and forget, no ack.
+    assert.equal(num('relay', 'acks'), 0, 'id-less sends are not acknowledged');
     assert.ok(num('turn', 'ok') > 0, 'TURN credentials served');
     assert.equal(num('turn', 'non2xx'), 0);
     assert.ok(num('mint', 'ok') > 0, 'tokens minted');

@@ -11,7 +11,8 @@ import { RawWs } from './raw-ws.mjs';
  * @property {RawWs} ws
  * @property {(text: string) => void} onMessage   a relayed message arrived (the whole frame)
  * @property {((text: string) => boolean) | null} waiter   one-shot matcher used during setup
- * @property {number} acks          acks received (Callgate answers every send and publish)
+ * @property {number} acks          acks received (Callgate acknowledges only requests with an `id`;
+ *                                  the generator sends without, so this stays 0 past setup)
  *
  * @typedef {object} OpenOptions
  * @property {string} host
@@ -109,7 +110,10 @@ async function openWith(o, path, protocols, first, dispatch) {
   return c;
 }
 
-/** Callgate `callgate.v1`: token in the subprotocol list, `send`/`publish` each acked. */
+/**
+ * Callgate `callgate.v1`: token in the subprotocol list; `send`/`publish` without `id`, so they
+ * are fire and forget like the peers' messages (an error would still come back, and fail the run).
+ */
 export const callgate = {
   name: 'callgate',
   serverRooms: true,

@@ -11,10 +11,12 @@ import { frame } from './peer.js';
 import type { Member } from './bus.js';
 import type { SignalingCore } from './signaling-core.js';
 
+/** `text` is the frame the message was parsed from, when the handler runs in the same turn. */
 export type Handler<T extends ClientMessageType> = (
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessageOf<T>,
+  text?: string,
 ) => Promise<void> | void;
 
 /** One handler per client message type: the compiler checks none is missing (style.md). */
@@ -32,8 +34,9 @@ export function dispatch(
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessage,
+  text?: string,
 ): Promise<void> | void {
-  return (handlers[msg.type] as Handler<typeof msg.type>)(core, peer, msg as never);
+  return (handlers[msg.type] as Handler<typeof msg.type>)(core, peer, msg as never, text);
 }
 
 function fail(
@@ -116,7 +119,12 @@ async function handleLeave(
   core.sendTo(peer, { type: 'ack', ...withId(msg.id, { room: msg.room }) });
 }
 
-function handleSend(core: SignalingCore, peer: Peer, msg: ClientMessageOf<'send'>): void {
+function handleSend(
+  core: SignalingCore,
+  peer: Peer,
+  msg: ClientMessageOf<'send'>,
+  text?: string,
+): void {
   // Deliver only within a room both share where the sender holds `send`. Every other case —
   // no such peer, another tenant, no shared room, no permission — is the same `peer_not_found`,
   // so peer ids cannot be probed (design.md).
@@ -128,19 +136,25 @@ function handleSend(core: SignalingCore, peer: Peer, msg: ClientMessageOf<'send'
         break;
       }
   if (!shared) return fail(core, peer, msg.id, 'peer_not_found');
-  const out = core.messageFrame(peer, undefined, msg.data);
+  const out = core.messageFrame(peer, undefined, msg.data, text);
   if (!core.bus.deliverToPeer(peer.tenant, msg.to, out))
     return fail(core, peer, msg.id, 'peer_not_found');
-  core.ack(peer, msg.id);
+  // Fire and forget without `id`: nothing to correlate an ack with (docs/protocol.md).
+  if (msg.id !== undefined) core.sendTo(peer, { type: 'ack', id: msg.id });
 }
 
-function handlePublish(core: SignalingCore, peer: Peer, msg: ClientMessageOf<'publish'>): void {
+function handlePublish(
+  core: SignalingCore,
+  peer: Peer,
+  msg: ClientMessageOf<'publish'>,
+  text?: string,
+): void {
   if (!peer.can(msg.room, 'publish')) return fail(core, peer, msg.id, 'forbidden');
   if (!peer.rooms.has(msg.room)) return fail(core, peer, msg.id, 'not_joined');
-  core.bus.deliverToRoom(peer.tenant, msg.room, core.messageFrame(peer, msg.room, msg.data), {
+  core.bus.deliverToRoom(peer.tenant, msg.room, core.messageFrame(peer, msg.room, msg.data, text), {
     except: peer.peerId,
   });
-  core.sendTo(peer, { type: 'ack', ...withId(msg.id, { room: msg.room }) });
+  if (msg.id !== undefined) core.sendTo(peer, { type: 'ack', id: msg.id, room: msg.room });
 }
 
 async function handleRefresh(

@@ -10,6 +10,8 @@ export interface HandshakeRefusal {
 
 /** What the upgrade request offered, once its shape is known to be sound. */
 export interface HandshakeOffer {
+  /** `Sec-WebSocket-Key`, checked for shape (RFC 6455 §4.2.1 item 5). */
+  key: string;
   /** The token, or undefined (missing: reported as 4401 `token_missing` after the upgrade). */
   token: string | undefined;
   resumeToken: string | undefined;
@@ -36,9 +38,9 @@ export function inspectUpgrade(
   const upgrade = req.headers.upgrade;
   if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket')
     return { status: 400, code: 'bad_request' };
-  const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || !WS_KEY.test(key.trim()))
-    return { status: 400, code: 'bad_request' };
+  const rawKey = req.headers['sec-websocket-key'];
+  const key = typeof rawKey === 'string' ? rawKey.trim() : '';
+  if (!WS_KEY.test(key)) return { status: 400, code: 'bad_request' };
   const version = req.headers['sec-websocket-version'];
   if (version !== '13')
     return { status: 400, code: 'bad_request', headers: { 'sec-websocket-version': '13' } };
@@ -77,6 +79,7 @@ export function inspectUpgrade(
   if (bearer !== undefined && queryTokens.length > 0) return { status: 400, code: 'bad_request' };
   const queryResume = url.searchParams.get('resume') ?? undefined;
   return {
+    key,
     token: bearer ?? (queryToken === '' ? undefined : queryToken),
     resumeToken: resumeToken ?? queryResume,
     protocolOffered,

@@ -1,6 +1,5 @@
-import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import type { AccessTokenClaims, Permission, ServerMessage } from '@callgate/protocol';
+import type { WireSocket } from './websocket.js';
 
 /**
  * How many recent message ids a connection remembers for replay detection (catalogue E68). It
@@ -25,9 +24,8 @@ export class Peer {
   metadata: Record<string, unknown>;
   readonly rooms = new Set<string>();
   resumeToken: string;
-  socket: WebSocket | null;
-  /** The TCP socket under `socket`: frames are written to it directly (see outbox.ts). */
-  raw: Duplex | null = null;
+  /** The live connection (its TCP socket is written to directly: outbox.ts), or null. */
+  socket: WireSocket | null;
   /** Frames queued for `raw` in this turn of the event loop (outbox.ts). */
   out: Buffer[] | null = null;
   /** The revocation list's version when this peer was last found not revoked. */
@@ -65,7 +63,7 @@ export class Peer {
     connId: string;
     claims: AccessTokenClaims;
     resumeToken: string;
-    socket: WebSocket;
+    socket: WireSocket;
     remote: string;
     now: number;
     burst: number;

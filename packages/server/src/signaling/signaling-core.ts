@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import {
   CloseCode,
   ErrorCodes,
@@ -27,7 +26,9 @@ import type { VerifiedAccessToken } from '../auth/verify-access-token.js';
 import type { Bus, ControlEvent } from './bus.js';
 import { inspectUpgrade, refuseUpgrade, type HandshakeOffer } from './handshake.js';
 import { Peer, frame } from './peer.js';
-import { Outbox, encodeTextFrame } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { rawMember } from './raw-json.js';
+import { WireSocket, WireState, type WireListener, type WireOptions } from './websocket.js';
 import { dispatch, peerInfo } from './handlers.js';
 
 export const SIGNAL_PATH = '/v1/signal';
@@ -47,7 +48,7 @@ export class SignalingCore {
   readonly bus: Bus;
   readonly clock: Clock;
   readonly config: CallgateConfig['signal'];
-  readonly #wss: WebSocketServer;
+  readonly #wire: WireOptions;
   readonly #peers = new Map<string, Peer>();
   readonly #byResume = new Map<string, Peer>();
   readonly #byUser = new Map<string, Set<Peer>>();
@@ -61,8 +62,6 @@ export class SignalingCore {
   readonly #lag: LagMonitor | undefined;
   /** Frames coalesced per socket per turn of the event loop (outbox.ts). */
   readonly #outbox = new Outbox<Peer>((peer, data) => this.#writeNow(peer, data));
-  /** The TCP socket under each upgraded WebSocket, until its peer is bound. */
-  readonly #rawOf = new WeakMap<WebSocket, Duplex>();
   #pending = 0;
 
   constructor(services: Services, bus: Bus) {
@@ -71,18 +70,8 @@ export class SignalingCore {
     this.clock = services.clock;
     this.config = services.config.signal;
     this.#toleranceMs = services.config.auth.clockToleranceSeconds * 1000;
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: this.config.maxMessageBytes,
-      // Compression is off: no inflate bombs (catalogue D53), and no CPU per frame.
-      perMessageDeflate: false,
-      // All frames of one read are handled in the same tick (ws's default since 8.17, set
-      // explicitly: the outbox then coalesces every answer they cause into one write).
-      allowSynchronousEvents: true,
-      // Select `callgate.v1` only; never echo `bearer.<token>` (RFC 6455 §4.2.2, catalogue D47).
-      handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
-    });
+    // Compression is never negotiated: no inflate bombs (catalogue D53), no CPU per frame.
+    this.#wire = { maxPayload: this.config.maxMessageBytes, closeTimeoutMs: CLOSE_TIMEOUT_MS };
     this.#handshakeLimiter = createRateLimiter({
       ratePerSecond: this.config.handshakesPerSecondPerIp,
       burst: this.config.handshakesPerSecondPerIp * 2,
@@ -204,7 +193,7 @@ export class SignalingCore {
       .verifyToken(offer.token)
       .then(
         (verified) =>
-          this.#upgrade(req, socket, head, release, (ws) =>
+          this.#upgrade(socket, head, offer, release, (ws) =>
             this.#accept(ws, verified, offer, remote),
           ),
         (err: unknown) => {
@@ -221,7 +210,7 @@ export class SignalingCore {
           );
           // Complete the handshake only to close at once, so a browser can read the reason
           // (design.md "Handshake"); no frame from this client is ever read.
-          this.#upgrade(req, socket, head, release, (ws) =>
+          this.#upgrade(socket, head, offer, release, (ws) =>
             ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
           );
         },
@@ -243,11 +232,11 @@ export class SignalingCore {
   }
 
   #upgrade(
-    req: IncomingMessage,
     socket: Duplex,
     head: Buffer,
+    offer: HandshakeOffer,
     release: () => void,
-    then: (ws: WebSocket) => void,
+    then: (ws: WireSocket) => void,
   ): void {
     // The address's connection slot is held until the socket is gone, however it ends.
     socket.once('close', release);
@@ -258,14 +247,20 @@ export class SignalingCore {
         code: 'draining',
         headers: { 'retry-after': '2' },
       });
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      this.#rawOf.set(ws, socket);
-      then(ws);
-    });
+    // Select `callgate.v1` only; never echo `bearer.<token>` (RFC 6455 §4.2.2, catalogue D47).
+    const ws = WireSocket.accept(
+      socket,
+      offer.key,
+      offer.protocolOffered ? PROTOCOL : undefined,
+      this.#wire,
+    );
+    // The first frames `then` writes (welcome, or a close) leave with the 101 in one write.
+    then(ws);
+    ws.start(head);
   }
 
   #accept(
-    ws: WebSocket,
+    ws: WireSocket,
     verified: VerifiedAccessToken,
     offer: HandshakeOffer,
     remote: string,
@@ -336,6 +331,8 @@ export class SignalingCore {
         code: 'resume_failed',
         message: ErrorCodes.resume_failed.message,
       });
+    // Out now, while the socket is corked: the 101 and these frames leave in one write.
+    this.#outbox.flushOne(peer);
     this.log.info(
       {
         event: 'ws_open',
@@ -353,7 +350,7 @@ export class SignalingCore {
 
   async #resume(
     peer: Peer,
-    ws: WebSocket,
+    ws: WireSocket,
     verified: VerifiedAccessToken,
     remote: string,
   ): Promise<void> {
@@ -421,21 +418,35 @@ export class SignalingCore {
     );
   }
 
-  #bindSocket(peer: Peer, ws: WebSocket): void {
+  #bindSocket(peer: Peer, ws: WireSocket): void {
     // Frames queued for a previous socket are not replayed on this one (welcome comes first).
     this.#outbox.discard(peer);
-    peer.raw = this.#rawOf.get(ws) ?? null;
-    this.#rawOf.delete(ws);
-    ws.on('message', (data, isBinary) => {
-      if (peer.socket === ws) this.#onMessage(peer, data, isBinary);
-    });
-    ws.on('pong', () => {
+    ws.owner = peer;
+    ws.listener = this.#events;
+  }
+
+  /** What every peer's socket reports (one object for all of them: no closures per socket). */
+  readonly #events: WireListener = {
+    wireText: (ws, text) => {
+      const peer = ws.owner as Peer;
+      if (peer.socket === ws) this.#onMessage(peer, text);
+    },
+    wireBinary: (ws) => {
+      const peer = ws.owner as Peer;
+      if (peer.socket === ws && !peer.closing)
+        void this.closePeer(peer, CloseCode.UnsupportedData, 'binary_not_supported');
+    },
+    wirePong: (ws) => {
+      const peer = ws.owner as Peer;
       if (peer.socket === ws) peer.awaitingPongSince = 0;
-    });
-    ws.on('error', () => {
-      // ws closes the socket itself after a protocol error (1002/1007/1009); 'close' follows.
-    });
-    ws.on('close', (code, reason) => {
+    },
+    wireFailure: (ws, code, reason) => {
+      const peer = ws.owner as Peer;
+      if (peer.socket === ws && !peer.closing) void this.closePeer(peer, code, reason);
+      else ws.close(code, reason);
+    },
+    wireClose: (ws, code, reason) => {
+      const peer = ws.owner as Peer;
       if (peer.socket !== ws) return;
       this.log.info(
         {
@@ -445,26 +456,25 @@ export class SignalingCore {
           tenant: peer.tenant,
           sub: peer.userId,
           code,
-          reason: reason.toString('utf8').slice(0, 64),
+          reason: reason.slice(0, 64),
         },
         'signaling closed',
       );
       peer.socket = null;
+      this.#outbox.discard(peer);
       if (peer.closing) return;
       // 1006: the connection dropped without a close frame: keep the peer for a resume.
       if (code === 1006 && this.config.resumeGraceMs > 0 && !this.services.draining)
         this.#park(peer);
       else void this.#remove(peer);
-    });
-  }
+    },
+  };
 
   // ---------------------------------------------------------------------------------------
   // Messages
 
-  #onMessage(peer: Peer, data: RawData, isBinary: boolean): void {
+  #onMessage(peer: Peer, text: string): void {
     if (peer.closing) return;
-    if (isBinary)
-      return void this.closePeer(peer, CloseCode.UnsupportedData, 'binary_not_supported');
     const now = this.clock.now();
     // Every message: expiry, revocation (cached claims, O(1)), then rate (design.md).
     if (now >= peer.expMs + this.#toleranceMs)
@@ -487,7 +497,7 @@ export class SignalingCore {
       if (peer.strikes >= this.config.rateLimitStrikes)
         return void this.closePeer(peer, CloseCode.RateLimited, 'rate_limited');
       // Parse only to echo the request's id, so the client can settle that request.
-      const limited = parseClientMessage(frameText(data));
+      const limited = parseClientMessage(text);
       const limitedId = limited.ok ? limited.message.id : limited.error.id;
       return this.sendTo(peer, {
         type: 'error',
@@ -499,7 +509,7 @@ export class SignalingCore {
     peer.bucket -= 1;
     peer.strikes = 0;
 
-    const parsed = parseClientMessage(frameText(data));
+    const parsed = parseClientMessage(text);
     if (!parsed.ok) {
       peer.invalid++;
       if (peer.invalid >= this.config.maxInvalidMessages)
@@ -521,9 +531,9 @@ export class SignalingCore {
     }
     // Messages of one peer are handled in order even when a handler awaits (join).
     const message = parsed.message;
-    if (peer.queue) peer.queue = peer.queue.then(() => this.#run(peer, message));
+    if (peer.queue) peer.queue = peer.queue.then(() => this.#run(peer, message, text));
     else {
-      const r = this.#run(peer, message);
+      const r = this.#run(peer, message, text);
       if (r) {
         const q: Promise<void> = r.then(() => {
           if (peer.queue === q) peer.queue = undefined;
@@ -533,10 +543,10 @@ export class SignalingCore {
     }
   }
 
-  #run(peer: Peer, message: ClientMessage): Promise<void> | undefined {
+  #run(peer: Peer, message: ClientMessage, text: string): Promise<void> | undefined {
     if (peer.closing) return undefined;
     try {
-      const r = dispatch(this, peer, message);
+      const r = dispatch(this, peer, message, text);
       if (r instanceof Promise)
         return r.catch((err: unknown) => this.#internalError(peer, message.id, err));
     } catch (err) {
@@ -558,23 +568,24 @@ export class SignalingCore {
     });
   }
 
-  /** A `message` frame stamped by the server: `from` is always the authenticated peer (E64). */
-  // Built as a string: the sender's metadata is serialized once per token, not per message.
-  // The result is the JSON.stringify of { type, from, room?, data, fromMetadata? }.
-  messageFrame(peer: Peer, room: string | undefined, data: unknown): string {
+  /**
+   * A `message` frame stamped by the server: `from` is always the authenticated peer (E64).
+   * Built as a string: the sender's metadata is serialized once per token, not per message,
+   * and `data` is copied as the client wrote it (JSON that has just been parsed, found by
+   * {@link rawMember}) rather than serialized again; the result parses to
+   * { type, from, room?, data, fromMetadata? }.
+   *
+   * @param text the frame `data` was parsed from, when at hand
+   */
+  messageFrame(peer: Peer, room: string | undefined, data: unknown, text?: string): string {
     const md = peer.metadataJson();
+    const raw = text !== undefined ? rawMember(text, 'data') : undefined;
     return (
       `{"type":"message","from":${JSON.stringify(peer.peerId)}` +
       (room !== undefined ? `,"room":${JSON.stringify(room)}` : '') +
-      `,"data":${JSON.stringify(data) ?? 'null'}` +
+      `,"data":${raw ?? JSON.stringify(data) ?? 'null'}` +
       (md !== undefined ? `,"fromMetadata":${md}}` : '}')
     );
-  }
-
-  /** The `ack` of a request: the one without `id` is a constant frame. */
-  ack(peer: Peer, id: string | undefined): void {
-    if (id === undefined) this.#writeFrame(peer, ACK_FRAME);
-    else this.sendTo(peer, { type: 'ack', id });
   }
 
   /** Sends a server message to a local peer's socket (acks, errors, welcome). */
@@ -605,24 +616,18 @@ export class SignalingCore {
 
   #write(peer: Peer, f: string): void {
     const ws = peer.socket;
-    if (ws === null || ws.readyState !== ws.OPEN || peer.closing) return;
+    if (ws === null || ws.state !== WireState.Open || peer.closing) return;
     this.#outbox.push(peer, this.#outbox.encode(f));
-  }
-
-  #writeFrame(peer: Peer, encoded: Buffer): void {
-    const ws = peer.socket;
-    if (ws === null || ws.readyState !== ws.OPEN || peer.closing) return;
-    this.#outbox.push(peer, encoded);
   }
 
   /** The outbox's sink: one write of this turn's frames; a slow consumer is closed (1008). */
   #writeNow(peer: Peer, data: Buffer): void {
     const ws = peer.socket;
-    const raw = peer.raw;
-    if (ws === null || raw === null || ws.readyState !== ws.OPEN || peer.closing) return;
+    if (ws === null || ws.state !== WireState.Open || peer.closing) return;
+    const raw = ws.socket;
     if (!raw.writable) return;
     raw.write(data);
-    if (ws.bufferedAmount > this.config.maxBufferedBytes)
+    if (raw.writableLength > this.config.maxBufferedBytes)
       void this.closePeer(peer, CloseCode.PolicyViolation, 'slow_consumer');
   }
 
@@ -738,10 +743,8 @@ export class SignalingCore {
     if (ws) {
       // What was queued for this socket goes out before the close frame.
       this.#outbox.flushOne(peer);
+      // The wire ends the socket after CLOSE_TIMEOUT_MS if the close handshake stalls.
       ws.close(code, reason);
-      const t = setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS);
-      t.unref();
-      ws.once('close', () => clearTimeout(t));
     }
     this.log.info(
       {
@@ -877,7 +880,6 @@ export class SignalingCore {
       peer.socket?.terminate();
       await this.#remove(peer);
     }
-    this.#wss.close();
     await this.bus.close();
   }
 
@@ -885,13 +887,6 @@ export class SignalingCore {
   roomPeers(tenant: string, room: string) {
     return this.bus.members(tenant, room).map((m) => ({ ...peerInfo(m), joinedAt: m.joinedAt }));
   }
-}
-
-/** `{"type":"ack"}`, encoded once. */
-const ACK_FRAME = encodeTextFrame(frame({ type: 'ack' }));
-
-function frameText(data: RawData): string {
-  return Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
 }
 
 function destroyOnError(this: Duplex): void {

@@ -115,7 +115,7 @@ describe('D. live-session attacks', () => {
     raw.destroy();
   });
 
-  test('S54 200 000 tiny fragments close 1008 (ws maxFragments)', async () => {
+  test('S54 200 000 tiny fragments close 1008 (at most 1,024 fragments per message)', async () => {
     const raw = await RawWs.open(server.port, (await mint()).token);
     raw.frame(1, '{', { fin: false });
     const one = Buffer.from([0x00, 0x81, 0, 0, 0, 0, 0x20]); // continuation, masked, " "
