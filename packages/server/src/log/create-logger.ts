@@ -41,11 +41,25 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    // Lines are written in batches (4 KiB, or every 250 ms, and at exit): one write per line
-    // would cost a thread-pool round trip per connection event.
-    options.destination ??
-      pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 }),
+    options.destination ?? stdoutDestination(),
   );
+}
+
+/**
+ * Standard output, written in batches: a line is buffered until 4 KiB are, or 250 ms pass, or
+ * the process exits. Writes are synchronous (no thread-pool round trip per write, which cost
+ * more than the line itself when every connection logs one), as pino's own default is.
+ */
+function stdoutDestination(): DestinationStream {
+  const dest = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 250 });
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // stdout already gone: nothing left to write to.
+    }
+  });
+  return dest;
 }
 
 /**

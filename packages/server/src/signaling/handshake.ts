@@ -30,7 +30,7 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  */
 export function inspectUpgrade(
   req: IncomingMessage,
-  url: URL,
+  query: URLSearchParams,
   allowQueryToken: boolean,
 ): HandshakeRefusal | HandshakeOffer {
   if (req.method !== 'GET')
@@ -72,12 +72,12 @@ export function inspectUpgrade(
     if (!protocolOffered) return { status: 400, code: 'bad_request' };
   }
 
-  const queryTokens = url.searchParams.getAll('token');
+  const queryTokens = query.getAll('token');
   if (queryTokens.length > 1) return { status: 400, code: 'bad_request' };
   const queryToken = allowQueryToken ? queryTokens[0] : undefined;
   // A token in both places is refused: which one would be meant is a guess (design.md).
   if (bearer !== undefined && queryTokens.length > 0) return { status: 400, code: 'bad_request' };
-  const queryResume = url.searchParams.get('resume') ?? undefined;
+  const queryResume = query.get('resume') ?? undefined;
   return {
     key,
     token: bearer ?? (queryToken === '' ? undefined : queryToken),

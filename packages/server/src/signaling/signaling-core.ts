@@ -112,14 +112,9 @@ export class SignalingCore {
     // Listeners that outlive the handshake are made outside this scope (destroyOnError,
     // #holdSlot): a closure made here would keep `req` (headers, token) alive with the socket.
     socket.on('error', destroyOnError);
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      return refuseUpgrade(socket, { status: 400, code: 'bad_request' });
-    }
-    if (url.pathname !== SIGNAL_PATH)
-      return refuseUpgrade(socket, { status: 404, code: 'not_found' });
+    const query = signalQuery(req.url);
+    if (query === undefined) return refuseUpgrade(socket, { status: 404, code: 'not_found' });
+    if (query === null) return refuseUpgrade(socket, { status: 400, code: 'bad_request' });
     const remote = clientAddress(req, this.services.config.server.trustProxy);
     if (this.services.draining)
       return refuseUpgrade(socket, {
@@ -160,7 +155,7 @@ export class SignalingCore {
         headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
       });
     }
-    const offer = inspectUpgrade(req, url, this.config.allowQueryToken);
+    const offer = inspectUpgrade(req, query, this.config.allowQueryToken);
     if ('status' in offer) {
       this.log.warn(
         {
@@ -888,6 +883,26 @@ export class SignalingCore {
     return this.bus.members(tenant, room).map((m) => ({ ...peerInfo(m), joinedAt: m.joinedAt }));
   }
 }
+
+/**
+ * The query of an upgrade request to {@link SIGNAL_PATH}: empty when it has none, undefined when
+ * the path is another one (404), null when the target is not a URL (400). The common case — the
+ * exact path, with or without a query — is read without building a URL.
+ */
+function signalQuery(target: string | undefined): URLSearchParams | undefined | null {
+  if (target === SIGNAL_PATH) return EMPTY_QUERY;
+  if (target !== undefined && target.startsWith(`${SIGNAL_PATH}?`) && !target.includes('#'))
+    return new URLSearchParams(target.slice(SIGNAL_PATH.length + 1));
+  let url: URL;
+  try {
+    url = new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+  return url.pathname === SIGNAL_PATH ? url.searchParams : undefined;
+}
+
+const EMPTY_QUERY: URLSearchParams = new URLSearchParams();
 
 function destroyOnError(this: Duplex): void {
   this.destroy();
