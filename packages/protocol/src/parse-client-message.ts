@@ -55,21 +55,26 @@ function build(obj: Record<string, unknown>, id: string | undefined): ClientMess
   const type = own(obj, 'type');
   if (type === undefined) throw new Invalid('bad_request', '"type" is required', 'type');
   if (typeof type !== 'string') throw new Invalid('bad_request', '"type" must be a string', 'type');
-  const withId = id === undefined ? {} : { id };
-  // A switch, not a lookup table: `type` may be "constructor" or "__proto__".
+  // A switch, not a lookup table: `type` may be "constructor" or "__proto__". Each branch
+  // builds its object in one step (this runs for every frame).
   switch (type) {
     case 'join':
-      return { type, ...withId, room: room(obj) };
     case 'leave':
-      return { type, ...withId, room: room(obj) };
-    case 'send':
-      return { type, ...withId, to: peerId(obj, 'to'), data: data(obj) };
-    case 'publish':
-      return { type, ...withId, room: room(obj), data: data(obj) };
+      return id === undefined ? { type, room: room(obj) } : { type, id, room: room(obj) };
+    case 'send': {
+      const to = peerId(obj, 'to');
+      const d = data(obj);
+      return id === undefined ? { type, to, data: d } : { type, id, to, data: d };
+    }
+    case 'publish': {
+      const r = room(obj);
+      const d = data(obj);
+      return id === undefined ? { type, room: r, data: d } : { type, id, room: r, data: d };
+    }
     case 'refresh':
-      return { type, ...withId, token: token(obj) };
+      return id === undefined ? { type, token: token(obj) } : { type, id, token: token(obj) };
     case 'ping':
-      return { type, ...withId };
+      return id === undefined ? { type } : { type, id };
     default:
       throw new Invalid('unknown_type', '"type" is not a known client message type', 'type');
   }

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 
 /**
  * A server-to-client WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, unmasked) around a
@@ -33,10 +34,13 @@ export interface OutboxTarget {
  * (one syscall), and encodes a frame sent to many sockets (a room broadcast) once.
  *
  * The kernel side of a loopback or TCP write costs several microseconds whatever its size, so
- * a relayed message that also produces an ack, or several messages for one peer read in the
- * same turn, cost one write instead of several. Frames are flushed in `setImmediate`, after the
- * poll phase has handled every socket that was readable: latency grows by at most the rest of
- * the current turn.
+ * several messages for one peer read in the same turn (a burst of trickle-ICE candidates, a
+ * room's broadcasts) cost one write instead of several, and writes made back to back are
+ * cheaper than writes spread out. Frames are flushed in `setImmediate`, after the poll phase
+ * has handled every socket that was readable. A long turn (a backlog after a GC pause, a busy
+ * server) would make the first frames wait for the whole of it, so the server also calls
+ * {@link Outbox.flushIfOlder} after each socket read: frames never wait for more than
+ * `maxDelayMs` of other work.
  *
  * Frames go straight to the socket, bypassing `ws`'s sender; that is safe because compression
  * is off (`ws` then writes synchronously, in call order) and nothing is written after a close
@@ -46,6 +50,8 @@ export class Outbox<T extends OutboxTarget> {
   #dirty: T[] = [];
   #spare: T[] = [];
   #scheduled = false;
+  /** When the oldest queued frame was queued (performance.now()). */
+  #since = 0;
   #lastText: string | undefined;
   #lastFrame: Buffer | undefined;
   readonly #write: (target: T, data: Buffer) => void;
@@ -71,12 +77,18 @@ export class Outbox<T extends OutboxTarget> {
   push(target: T, frame: Buffer): void {
     if (target.out === null) {
       target.out = [frame];
+      if (this.#dirty.length === 0) this.#since = performance.now();
       this.#dirty.push(target);
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(this.#flush);
       }
     } else target.out.push(frame);
+  }
+
+  /** Writes everything queued now when the oldest frame has waited `maxDelayMs` or more. */
+  flushIfOlder(maxDelayMs: number): void {
+    if (this.#dirty.length > 0 && performance.now() - this.#since >= maxDelayMs) this.#flushNow();
   }
 
   /** Writes the target's queued frames now (before a close frame, or when it leaves). */
@@ -94,6 +106,11 @@ export class Outbox<T extends OutboxTarget> {
 
   readonly #flush = (): void => {
     this.#scheduled = false;
+    this.#flushNow();
+  };
+
+  #flushNow(): void {
+    // A later push in this turn starts a new batch (and `#since`) of its own.
     const dirty = this.#dirty;
     this.#dirty = this.#spare;
     for (let i = 0; i < dirty.length; i++) this.flushOne(dirty[i] as T);
@@ -102,7 +119,7 @@ export class Outbox<T extends OutboxTarget> {
     // The last broadcast's frame is not kept alive past the turn that sent it.
     this.#lastText = undefined;
     this.#lastFrame = undefined;
-  };
+  }
 }
 
 /** True when `socket` can still take writes. */

@@ -20,18 +20,22 @@ export function rawMember(text: string, name: string): string | undefined {
   i = skipSpace(text, i + 1);
   if (text.charCodeAt(i) === CLOSE_BRACE) return undefined;
   let found: string | undefined;
+  // The next backslash at or after the current member name (-1: none in the rest of the text).
+  let escape = text.indexOf('\\', i);
   while (i < n) {
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const keyEnd = stringEnd(text, i);
     if (keyEnd < 0) return undefined;
-    const key = text.slice(i + 1, keyEnd - 1);
-    if (key.includes('\\')) return undefined;
+    // Compared in place (no slice per member): an escape anywhere in the name gives up.
+    if (escape >= 0 && escape <= i) escape = text.indexOf('\\', i + 1);
+    if (escape >= 0 && escape < keyEnd) return undefined;
+    const isName = keyEnd - i - 2 === name.length && text.startsWith(name, i + 1);
     i = skipSpace(text, keyEnd);
     if (text.charCodeAt(i) !== COLON) return undefined;
     const start = skipSpace(text, i + 1);
     const end = valueEnd(text, start);
     if (end < 0) return undefined;
-    if (key === name) found = text.slice(start, end);
+    if (isName) found = text.slice(start, end);
     i = skipSpace(text, end);
     const c = text.charCodeAt(i);
     if (c === CLOSE_BRACE) return found;

@@ -35,6 +35,11 @@ export const SIGNAL_PATH = '/v1/signal';
 
 /** How long a closing socket may take to finish its close handshake before it is terminated. */
 const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * How long a queued frame may wait for the rest of the turn's socket reads before it is
+ * written (outbox.ts): long enough to coalesce a burst, short enough not to show in latency.
+ */
+const MAX_WRITE_DELAY_MS = 0.2;
 /** `Retry-After` (seconds) for handshakes refused while the event loop lags (catalogue H87). */
 const OVERLOAD_RETRY_AFTER_S = 2;
 
@@ -85,9 +90,11 @@ export class SignalingCore {
       burst: this.config.messageBurst,
       resumeGraceMs: this.config.resumeGraceMs,
     };
+    // At most a second apart: with each peer's ping phase random (#accept), a sweep pings about
+    // sweepMs / pingIntervalMs of the peers, never all of them at once.
     const sweepMs = Math.max(
       50,
-      Math.min(this.config.pingIntervalMs, this.config.pongTimeoutMs) / 2,
+      Math.min(1000, this.config.pingIntervalMs / 4, this.config.pongTimeoutMs / 2),
     );
     this.#heartbeat = setInterval(() => this.#sweep(), sweepMs);
     this.#heartbeat.unref();
@@ -312,6 +319,9 @@ export class SignalingCore {
       now,
       burst: this.config.messageBurst,
     });
+    // A random phase within the first interval: connections opened together (a deploy, a
+    // benchmark, a network coming back) are not all pinged in the same sweep.
+    peer.lastPingAt = Date.now() - Math.random() * this.config.pingIntervalMs;
     this.#peers.set(peer.peerId, peer);
     this.#byResume.set(peer.resumeToken, peer);
     addTo(this.#byUser, userKey, peer);
@@ -435,6 +445,8 @@ export class SignalingCore {
       const peer = ws.owner as Peer;
       if (peer.socket === ws) peer.awaitingPongSince = 0;
     },
+    // Frames wait at most MAX_WRITE_DELAY_MS for the rest of a long turn (outbox.ts).
+    wireRead: () => this.#outbox.flushIfOlder(MAX_WRITE_DELAY_MS),
     wireFailure: (ws, code, reason) => {
       const peer = ws.owner as Peer;
       if (peer.socket === ws && !peer.closing) void this.closePeer(peer, code, reason);

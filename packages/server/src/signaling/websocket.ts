@@ -32,6 +32,8 @@ export interface WireListener {
   /** A complete binary message (its bytes are not kept). */
   wireBinary(wire: WireSocket): void;
   wirePong(wire: WireSocket): void;
+  /** Everything in one socket read has been handled. */
+  wireRead(wire: WireSocket): void;
   /**
    * A framing violation: reading has stopped; the listener closes the connection with `code`
    * (1002, 1007 or 1009) and `reason`.
@@ -193,6 +195,11 @@ export class WireSocket {
   }
 
   #receive(chunk: Buffer): void {
+    this.#parse(chunk);
+    this.listener?.wireRead(this);
+  }
+
+  #parse(chunk: Buffer): void {
     if (this.#stopped) return;
     let buf = chunk;
     if (this.#chunks !== null) {
