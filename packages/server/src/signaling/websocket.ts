@@ -60,7 +60,12 @@ export function acceptKey(key: string): string {
 export function encodeCloseFrame(code: number | undefined, reason = ''): Buffer {
   if (code === undefined) return Buffer.from([0x88, 0x00]);
   let r = Buffer.from(reason, 'utf8');
-  if (r.length > 123) r = r.subarray(0, 123);
+  if (r.length > 123) {
+    // Cut at a character boundary: a reason that is not UTF-8 fails the connection (§5.5.1).
+    let end = 123;
+    while (end > 0 && ((r[end] as number) & 0xc0) === 0x80) end--;
+    r = r.subarray(0, end);
+  }
   const buf = Buffer.allocUnsafe(4 + r.length);
   buf[0] = 0x88;
   buf[1] = 2 + r.length;
@@ -278,6 +283,7 @@ export class WireSocket {
       } else if (this.#fragments === null) this.#message(opcode, buf, start, off);
       else {
         const parts = this.#fragments;
+        if (parts.length >= MAX_FRAGMENTS) return this.#fail(1008, 'too many fragments');
         parts.push(buf.subarray(start, off));
         const whole = Buffer.concat(parts, this.#fragmentBytes + len);
         this.#fragments = null;
