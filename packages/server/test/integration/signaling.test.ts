@@ -105,6 +105,52 @@ describe('signaling callgate.v1', () => {
     assert.equal(pong.type, 'pong', 'connection still open');
   });
 
+  test('send and publish without id are fire and forget: delivered, no ack; a failure still answers', async (t) => {
+    const a = await connectClient(server.wsUrl, (await mint('fay', { r9: ALL })).token);
+    const b = await connectClient(server.wsUrl, (await mint('gus', { r9: ALL })).token);
+    t.after(() => {
+      a.client.close();
+      b.client.close();
+    });
+    assert.equal((await a.client.request({ type: 'join', room: 'r9' })).type, 'ack');
+    assert.equal((await b.client.request({ type: 'join', room: 'r9' })).type, 'ack');
+    await a.client.next('presence');
+    // `data` is relayed as the sender wrote it: same value, whatever the spacing.
+    a.client.send(
+      `{"type":"send","to":"${b.welcome.peerId}", "data" : {"c": [1, "x"] , "d":null} }`,
+    );
+    a.client.send({ type: 'publish', room: 'r9', data: 'all' });
+    a.client.send({ type: 'send', to: 'Q2lhbGxnYXRlLXBlZXItMg', data: 1 });
+    assert.deepEqual(await b.client.next('message'), {
+      type: 'message',
+      from: a.welcome.peerId,
+      data: { c: [1, 'x'], d: null },
+    });
+    assert.deepEqual(await b.client.next('message'), {
+      type: 'message',
+      from: a.welcome.peerId,
+      room: 'r9',
+      data: 'all',
+    });
+    // The unreachable peer is answered (without id); the two that worked were not.
+    const err = await a.client.next('error');
+    assert.equal(err.code, 'peer_not_found');
+    assert.equal('id' in err, false);
+    assert.equal((await a.client.request({ type: 'ping' })).type, 'pong');
+    assert.deepEqual(
+      a.client.messages.filter((m) => m.type === 'ack'),
+      [],
+      'no ack for an id-less send or publish',
+    );
+    // With an id, both are acknowledged; the publish ack names the room.
+    const sent = await a.client.request({ type: 'send', to: b.welcome.peerId, data: 2 });
+    assert.deepEqual(Object.keys(sent).sort(), ['id', 'type']);
+    assert.equal(sent.type, 'ack');
+    const published = await a.client.request({ type: 'publish', room: 'r9', data: 3 });
+    assert.equal(published.type, 'ack');
+    assert.equal((published as { room?: string }).room, 'r9');
+  });
+
   test('7. invalid JSON is bad_request and the connection stays; binary closes 1003; oversize closes 1009', async () => {
     const a = await connectClient(server.wsUrl, (await mint('erin', { r1: ALL })).token);
     a.client.send('{not json');
