@@ -90,10 +90,23 @@ export async function verifyCompactJws(
  * True when the segment is the one canonical unpadded base64url form of its bytes (RFC 7515 §2,
  * RFC 4648 §3.5). Decoders ignore non-zero pad bits and a dangling sixth character, so without
  * this check several distinct strings would verify as the same signed token (catalogue A14).
+ * The segment is known to hold base64url characters only (COMPACT_JWS), so canonical means: no
+ * dangling character (length ≢ 1 mod 4) and the bits past the last whole byte are zero — the
+ * same answer as decoding and encoding again, without either.
  */
 function isCanonicalBase64url(segment: string): boolean {
-  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
+  const rest = segment.length & 3;
+  if (rest === 0) return true;
+  if (rest === 1) return false;
+  const last = BASE64URL.indexOf(segment.charAt(segment.length - 1));
+  // 2 characters left carry 12 bits (one byte + 4 pad bits), 3 carry 18 (two bytes + 2).
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** Strict UTF-8 (catalogue A15); `decode` without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The JSON object a base64url segment holds (strict UTF-8, catalogue A15), or undefined. */
 export function decodeJsonObject(
@@ -101,7 +114,7 @@ export function decodeJsonObject(
 ): Record<string, unknown> | undefined {
   try {
     const bytes = typeof segment === 'string' ? Buffer.from(segment, 'base64url') : segment;
-    const v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+    const v = JSON.parse(UTF8.decode(bytes)) as unknown;
     return isPlainObject(v) ? v : undefined;
   } catch {
     return undefined;
