@@ -50,8 +50,8 @@ export function inspectUpgrade(
   let protocolOffered = false;
   const header = req.headers['sec-websocket-protocol'];
   if (header !== undefined) {
-    // The list grammar of RFC 7230 §7 as ws parses it: no empty element, no repeated entry.
-    // Refused here, with a coded body, rather than by ws's plain-text abort.
+    // The list grammar of RFC 7230 §7 (as `ws` parses it too): no empty element, no repeated
+    // entry; refused with a coded body.
     const seen = new Set<string>();
     for (const raw of header.split(',')) {
       const p = raw.trim();
@@ -86,7 +86,7 @@ export function inspectUpgrade(
   };
 }
 
-/** Writes a plain HTTP refusal on the raw upgrade socket and ends it (ws's abortHandshake). */
+/** Writes a plain HTTP refusal on the raw upgrade socket and ends it. */
 export function refuseUpgrade(
   socket: { writable: boolean; end(data: string): void; destroy(): void },
   refusal: HandshakeRefusal,

@@ -42,9 +42,9 @@ export interface OutboxTarget {
  * {@link Outbox.flushIfOlder} after each socket read: frames never wait for more than
  * `maxDelayMs` of other work.
  *
- * Frames go straight to the socket, bypassing `ws`'s sender; that is safe because compression
- * is off (`ws` then writes synchronously, in call order) and nothing is written after a close
- * frame ({@link Outbox.flushOne} is called before every close).
+ * Frames go straight to the TCP socket (websocket.ts writes only control frames, in call order
+ * with these), and nothing is written after a close frame ({@link Outbox.flushOne} is called
+ * before every close).
  */
 export class Outbox<T extends OutboxTarget> {
   #dirty: T[] = [];
