@@ -338,6 +338,11 @@ export class SignalingCore {
       });
     // Out now, while the socket is corked: the 101 and these frames leave in one write.
     this.#outbox.flushOne(peer);
+    this.#logOpen(peer, undefined);
+  }
+
+  /** The `ws_open` line of a new connection, or of a resume with how many frames it replayed. */
+  #logOpen(peer: Peer, replayed: number | undefined): void {
     this.log.info(
       {
         event: 'ws_open',
@@ -346,10 +351,11 @@ export class SignalingCore {
         tenant: peer.tenant,
         sub: peer.userId,
         sid: peer.sessionId,
-        remote,
-        resumed: false,
+        remote: peer.remote,
+        resumed: replayed !== undefined,
+        ...(replayed !== undefined ? { replayed } : {}),
       },
-      'signaling connected',
+      replayed !== undefined ? 'signaling resumed' : 'signaling connected',
     );
   }
 
@@ -382,20 +388,7 @@ export class SignalingCore {
     peer.bufferBytes = 0;
     this.sendTo(peer, { ...this.#welcome(peer, true), rooms: [...peer.rooms] });
     for (const f of buffered) this.#write(peer, f);
-    this.log.info(
-      {
-        event: 'ws_open',
-        conn: peer.connId,
-        peerId: peer.peerId,
-        tenant: peer.tenant,
-        sub: peer.userId,
-        sid: peer.sessionId,
-        remote,
-        resumed: true,
-        replayed: buffered.length,
-      },
-      'signaling resumed',
-    );
+    this.#logOpen(peer, buffered.length);
   }
 
   #welcome(peer: Peer, resumed: boolean | undefined): WelcomeMessage {

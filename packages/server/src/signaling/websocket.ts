@@ -56,9 +56,18 @@ export function acceptKey(key: string): string {
     .digest('base64');
 }
 
+/** A control frame (final, unmasked, server to client) around at most 125 bytes of payload. */
+function encodeControlFrame(opcode: 0x8 | 0x9 | 0xa, payload: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(2 + payload.length);
+  buf[0] = 0x80 | opcode;
+  buf[1] = payload.length;
+  buf.set(payload, 2);
+  return buf;
+}
+
 /** A close frame (unmasked, server to client) with `code` and a reason of at most 123 bytes. */
 export function encodeCloseFrame(code: number | undefined, reason = ''): Buffer {
-  if (code === undefined) return Buffer.from([0x88, 0x00]);
+  if (code === undefined) return encodeControlFrame(0x8, EMPTY);
   let r = Buffer.from(reason, 'utf8');
   if (r.length > 123) {
     // Cut at a character boundary: a reason that is not UTF-8 fails the connection (§5.5.1).
@@ -66,15 +75,14 @@ export function encodeCloseFrame(code: number | undefined, reason = ''): Buffer 
     while (end > 0 && ((r[end] as number) & 0xc0) === 0x80) end--;
     r = r.subarray(0, end);
   }
-  const buf = Buffer.allocUnsafe(4 + r.length);
-  buf[0] = 0x88;
-  buf[1] = 2 + r.length;
-  buf.writeUInt16BE(code, 2);
-  r.copy(buf, 4);
-  return buf;
+  const payload = Buffer.allocUnsafe(2 + r.length);
+  payload.writeUInt16BE(code, 0);
+  r.copy(payload, 2);
+  return encodeControlFrame(0x8, payload);
 }
 
-const PING_FRAME = Buffer.from([0x89, 0x00]);
+const EMPTY = Buffer.alloc(0);
+const PING_FRAME = encodeControlFrame(0x9, EMPTY);
 
 /**
  * Bounds on what a client can make the server hold (catalogue D54; `ws`'s `maxFragments` and
@@ -185,12 +193,24 @@ export class WireSocket {
    */
   close(code: number, reason = ''): void {
     if (this.state === WireState.Closed || this.#closeSent) return;
-    this.#closeSent = true;
-    this.state = WireState.Closing;
-    if (this.socket.writable) this.socket.write(encodeCloseFrame(code, reason));
+    this.#sendClose(code, reason);
     if (this.#closeReceived || this.#stopped) this.socket.end();
     this.#closeTimer = setTimeout(destroySocket, this.#opts.closeTimeoutMs, this.socket);
     this.#closeTimer.unref();
+  }
+
+  /** Writes our close frame (once): nothing but the TCP end follows it. */
+  #sendClose(code: number | undefined, reason: string): void {
+    this.#closeSent = true;
+    this.state = WireState.Closing;
+    if (this.socket.writable) this.socket.write(encodeCloseFrame(code, reason));
+  }
+
+  /** No frame is read any more; what was buffered for an unfinished one is dropped. */
+  #stopReading(): void {
+    this.#stopped = true;
+    this.#chunks = null;
+    this.#fragments = null;
   }
 
   /** Drops the connection without a close frame (the peer sees 1006). */
@@ -316,13 +336,8 @@ export class WireSocket {
       // A client that pings without reading its pongs is not answered forever.
       if (this.socket.writableLength > MAX_UNSENT_FOR_PONG)
         return this.#fail(1008, 'too many pending pongs');
-      if (this.state === WireState.Open && this.socket.writable) {
-        const pong = Buffer.allocUnsafe(2 + payload.length);
-        pong[0] = 0x8a;
-        pong[1] = payload.length;
-        payload.copy(pong, 2);
-        this.socket.write(pong);
-      }
+      if (this.state === WireState.Open && this.socket.writable)
+        this.socket.write(encodeControlFrame(0xa, payload));
     } else if (opcode === 10) this.listener?.wirePong(this);
     else {
       let code: number | undefined;
@@ -336,25 +351,17 @@ export class WireSocket {
         reason = r.toString('utf8');
       }
       // Their close: nothing after it is read; answered with the same code (RFC 6455 §5.5.1).
-      this.#stopped = true;
-      this.#chunks = null;
-      this.#fragments = null;
+      this.#stopReading();
       this.#closeReceived = true;
       this.#closeCode = code ?? 1005;
       this.#closeReason = reason;
-      if (!this.#closeSent) {
-        this.#closeSent = true;
-        this.state = WireState.Closing;
-        if (this.socket.writable) this.socket.write(encodeCloseFrame(code, reason));
-      }
+      if (!this.#closeSent) this.#sendClose(code, reason);
       this.socket.end();
     }
   }
 
   #fail(code: number, reason: string): void {
-    this.#stopped = true;
-    this.#chunks = null;
-    this.#fragments = null;
+    this.#stopReading();
     if (this.listener !== null && this.state === WireState.Open)
       this.listener.wireFailure(this, code, reason);
     else if (this.#closeSent) this.socket.end();
@@ -373,8 +380,7 @@ export class WireSocket {
     if (wire === undefined) return;
     wire.state = WireState.Closed;
     clearTimeout(wire.#closeTimer);
-    wire.#chunks = null;
-    wire.#fragments = null;
+    wire.#stopReading();
     wire.listener?.wireClose(
       wire,
       wire.#closeReceived ? wire.#closeCode : 1006,
