@@ -3,29 +3,114 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 export type { Logger };
 
 /**
- * Paths that must never reach a log line even if a caller passes them by mistake. Callgate's
- * own log calls never include tokens, API-key secrets, TURN secrets or credentials; this is the
- * second line of defence.
+ * Member names whose values never reach a log line, at any depth and in any letter case, even
+ * if a caller passes them by mistake. Callgate's own log calls never include tokens, API-key
+ * secrets, TURN secrets or credentials; this is the second line of defence.
  */
-export const REDACT_PATHS = [
+export const REDACTED_NAMES: readonly string[] = [
   'token',
-  '*.token',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'resumeToken',
   'authorization',
-  '*.authorization',
-  'headers.authorization',
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["sec-websocket-protocol"]',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'sec-websocket-protocol',
   'apiKey',
-  '*.apiKey',
   'secret',
-  '*.secret',
   'secrets',
+  'clientSecret',
+  'client_secret',
+  'password',
   'credential',
-  '*.credential',
   'privateJwk',
-  '*.privateJwk',
 ];
+
+/** {@link REDACTED_NAMES} in lower case: what member names are compared with. */
+export const REDACTED_KEYS: ReadonlySet<string> = new Set(
+  REDACTED_NAMES.map((n) => n.toLowerCase()),
+);
+
+/** What a redacted value is replaced with. */
+export const CENSOR = '[redacted]';
+
+/** Objects nested deeper than this are logged as they are (log objects are shallow). */
+const MAX_REDACT_DEPTH = 8;
+
+/**
+ * `value` with every member named in {@link REDACTED_KEYS} replaced by `[redacted]`, at any
+ * depth (arrays included). The input is never changed: objects on the path to a redacted
+ * member are copied, everything else is shared, and a value with nothing to redact is returned
+ * as it is. An `Error` on such a path is copied with its prototype, `message` and `stack`, so
+ * pino's error serializer still sees an error.
+ *
+ * One walk over the line's members: pino's path-based `redact` cost about four times as much
+ * per line and matched only the paths it was given.
+ *
+ * @example
+ * ```ts
+ * redactSecrets({ event: 'x', req: { headers: { Authorization: 'Bearer eyJ' } } });
+ * // { event: 'x', req: { headers: { Authorization: '[redacted]' } } }
+ * ```
+ */
+export function redactSecrets<T>(value: T): T {
+  return redactAt(value, 0);
+}
+
+function redactAt<T>(value: T, depth: number): T {
+  if (typeof value !== 'object' || value === null || depth > MAX_REDACT_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const r = redactAt(v, depth + 1);
+      if (r !== v) {
+        copy ??= value.slice();
+        copy[i] = r;
+      }
+    }
+    return (copy ?? value) as T;
+  }
+  let copy: Record<string, unknown> | undefined;
+  const obj = value as Record<string, unknown>;
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const v = obj[key];
+    const r =
+      REDACTED_KEYS.has(key) || REDACTED_KEYS.has(key.toLowerCase())
+        ? CENSOR
+        : redactAt(v, depth + 1);
+    if (r !== v) {
+      copy ??=
+        value instanceof Error
+          ? (Object.assign(
+              Object.create(Object.getPrototypeOf(value) as object) as Record<string, unknown>,
+              { message: value.message, stack: value.stack },
+              obj,
+            ) as Record<string, unknown>)
+          : { ...obj };
+      copy[key] = r;
+    }
+  }
+  return (copy ?? value) as T;
+}
+
+/**
+ * pino options every Callgate logger uses (the server's, and the tests' capturing one): each
+ * line goes through {@link redactSecrets}. pino does not pass a child logger's bindings through
+ * formatters, so the names are also given to pino's own `redact` as top-level paths, which
+ * covers bindings and costs next to nothing (no wildcard paths).
+ */
+export const LOG_REDACTION = {
+  formatters: { log: (obj: Record<string, unknown>) => redactSecrets(obj) },
+  redact: {
+    paths: REDACTED_NAMES.filter((n) => /^[A-Za-z_$][\w$]*$/.test(n)),
+    censor: CENSOR,
+  },
+};
 
 export interface CreateLoggerOptions {
   level: string;
@@ -38,7 +123,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     {
       level: options.level,
       base: { service: 'callgate' },
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      ...LOG_REDACTION,
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? stdoutDestination(),

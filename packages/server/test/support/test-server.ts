@@ -8,7 +8,7 @@ import type { CallgateConfig } from '../../src/config/config.js';
 import { createCallgate, type Callgate, type Plugin } from '../../src/app.js';
 import { defaultPlugins } from '../../src/plugins.js';
 import { generateApiKey } from '../../src/auth/api-keys.js';
-import { REDACT_PATHS } from '../../src/log/create-logger.js';
+import { LOG_REDACTION } from '../../src/log/create-logger.js';
 import type { Store } from '../../src/store/store.js';
 import type { Clock } from '../../src/util/clock.js';
 
@@ -76,10 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       cb();
     },
   });
-  const logger = pino(
-    { level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-    sink,
-  );
+  const logger = pino({ level: 'debug', ...LOG_REDACTION }, sink);
   const app = await createCallgate(
     {
       config,
