@@ -35,20 +35,18 @@ export function inspectUpgrade(
 ): HandshakeRefusal | HandshakeOffer {
   if (req.method !== 'GET')
     return { status: 405, code: 'method_not_allowed', headers: { allow: 'GET' } };
-  const upgrade = req.headers.upgrade;
-  if (typeof upgrade !== 'string' || upgrade.toLowerCase() !== 'websocket')
-    return { status: 400, code: 'bad_request' };
-  const rawKey = req.headers['sec-websocket-key'];
-  const key = typeof rawKey === 'string' ? rawKey.trim() : '';
+  const h = readUpgradeHeaders(req.rawHeaders);
+  if (h === undefined) return { status: 400, code: 'bad_request' };
+  if (h.upgrade?.toLowerCase() !== 'websocket') return { status: 400, code: 'bad_request' };
+  const key = h.key?.trim() ?? '';
   if (!WS_KEY.test(key)) return { status: 400, code: 'bad_request' };
-  const version = req.headers['sec-websocket-version'];
-  if (version !== '13')
+  if (h.version?.trim() !== '13')
     return { status: 400, code: 'bad_request', headers: { 'sec-websocket-version': '13' } };
 
   let bearer: string | undefined;
   let resumeToken: string | undefined;
   let protocolOffered = false;
-  const header = req.headers['sec-websocket-protocol'];
+  const header = h.protocol;
   if (header !== undefined) {
     // The list grammar of RFC 7230 §7 (as `ws` parses it too): no empty element, no repeated
     // entry; refused with a coded body.
@@ -84,6 +82,57 @@ export function inspectUpgrade(
     resumeToken: resumeToken ?? queryResume,
     protocolOffered,
   };
+}
+
+/** The headers of an upgrade request that {@link inspectUpgrade} looks at. */
+interface UpgradeHeaders {
+  upgrade: string | undefined;
+  key: string | undefined;
+  version: string | undefined;
+  /** Every `Sec-WebSocket-Protocol` line, joined with ", " (one list, RFC 7230 §3.2.2). */
+  protocol: string | undefined;
+}
+
+/**
+ * Reads the upgrade headers from `rawHeaders` in one pass, without building `req.headers`
+ * (which lower-cases and merges every header of the request: more work than all the shape
+ * checks). `Upgrade`, `Sec-WebSocket-Key` and `Sec-WebSocket-Version` may appear once
+ * (RFC 6455 §4.1, §11.3): a repeated one is undefined, and the request is refused.
+ */
+function readUpgradeHeaders(raw: readonly string[]): UpgradeHeaders | undefined {
+  const h: UpgradeHeaders = {
+    upgrade: undefined,
+    key: undefined,
+    version: undefined,
+    protocol: undefined,
+  };
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    // Only names of these lengths can match: most headers are skipped without lower-casing.
+    switch (name.length) {
+      case 7:
+        if (name.toLowerCase() !== 'upgrade') break;
+        if (h.upgrade !== undefined) return undefined;
+        h.upgrade = value;
+        break;
+      case 17:
+        if (name.toLowerCase() !== 'sec-websocket-key') break;
+        if (h.key !== undefined) return undefined;
+        h.key = value;
+        break;
+      case 21:
+        if (name.toLowerCase() !== 'sec-websocket-version') break;
+        if (h.version !== undefined) return undefined;
+        h.version = value;
+        break;
+      case 22:
+        if (name.toLowerCase() !== 'sec-websocket-protocol') break;
+        h.protocol = h.protocol === undefined ? value : `${h.protocol}, ${value}`;
+        break;
+    }
+  }
+  return h;
 }
 
 /** Writes a plain HTTP refusal on the raw upgrade socket and ends it. */

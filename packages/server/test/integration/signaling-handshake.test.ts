@@ -10,7 +10,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A raw upgrade request, to see the HTTP status the server answers with. */
 function rawUpgrade(
   port: number,
-  headers: Record<string, string>,
+  headers: Record<string, string | string[]>,
   method = 'GET',
   path = '/v1/signal',
 ): Promise<number> {
@@ -80,6 +80,34 @@ describe('signaling handshake', () => {
     );
     const { 'sec-websocket-key': _k, ...noKey } = upgradeHeaders;
     assert.equal(await rawUpgrade(server.port, { ...origin, ...noKey }), 400);
+  });
+
+  test('header names in any case; Sec-WebSocket-Protocol over several lines is one list; a repeated Upgrade, Key or Version is refused', async () => {
+    const { token } = await server.mint({ sub: 'o-case', rooms: { r: ALL } });
+    assert.equal(
+      await rawUpgrade(server.port, {
+        ...origin,
+        CONNECTION: 'Upgrade',
+        UpGrAdE: 'WebSocket',
+        'SEC-WEBSOCKET-KEY': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-Websocket-Version': '13',
+        'Sec-WebSocket-Protocol': ['callgate.v1', `bearer.${token}`],
+      }),
+      101,
+    );
+    for (const [name, values] of [
+      ['upgrade', ['websocket', 'websocket']],
+      ['sec-websocket-key', ['dGhlIHNhbXBsZSBub25jZQ==', 'AQIDBAUGBwgJCgsMDQ4PEA==']],
+      ['sec-websocket-version', ['13', '13']],
+    ] as const) {
+      const status = await rawUpgrade(server.port, {
+        ...origin,
+        ...upgradeHeaders,
+        [name]: [...values],
+        'sec-websocket-protocol': `callgate.v1, bearer.${token}`,
+      });
+      assert.equal(status, 400, name);
+    }
   });
 
   test('the selected subprotocol is callgate.v1 and the token is never echoed', async () => {
