@@ -72,6 +72,9 @@ const P = SMOKE
 // --memory-steps=2000,4000 overrides the idle-memory steps (e.g. for a quick heap snapshot).
 const memorySteps = opt('memory-steps');
 if (memorySteps) P.memorySteps = memorySteps.split(',').map(Number);
+// --open-rates=20000 runs the open loop at these rates only.
+const openRates = opt('open-rates');
+if (openRates) P.openRates = openRates.split(',').map(Number);
 
 /** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
 const SERVER_DEFS = {
@@ -142,8 +145,9 @@ async function startServer(name) {
 /** @typedef {Awaited<ReturnType<typeof startServer>>} Server */
 
 /**
- * With --cpu-prof: records a CPU profile of the Callgate server over `fn` only (the measured
- * window, not start-up or token minting) into <out>/profiles/<label>.cpuprofile.
+ * With --cpu-prof: records a CPU profile of the server over `fn` only (the measured window, not
+ * start-up or token minting) into <out>/profiles/<label>.cpuprofile for Callgate and
+ * <label>-<server>.cpuprofile for a peer.
  *
  * @template T
  * @param {Server} s
@@ -152,13 +156,17 @@ async function startServer(name) {
  * @returns {Promise<T>}
  */
 async function profiled(s, label, fn) {
-  if (!CPU_PROF || s.name !== 'callgate') return fn();
+  if (!CPU_PROF) return fn();
   mkdirSync(join(outDir, 'profiles'), { recursive: true });
   await s.child.request({ type: 'profile-start' }, 'profile-started');
   try {
     return await fn();
   } finally {
-    const file = join(outDir, 'profiles', `${label}.cpuprofile`);
+    const file = join(
+      outDir,
+      'profiles',
+      s.name === 'callgate' ? `${label}.cpuprofile` : `${label}-${s.name}.cpuprofile`,
+    );
     await s.child.request({ type: 'profile-stop', file }, 'profile-stopped', 60_000);
     console.error(`profile: ${file}`);
   }
