@@ -2,6 +2,7 @@
  * Ephemeral TURN credentials in the TURN REST scheme (draft-uberti-behave-turn-rest-00), the
  * one coturn validates with `use-auth-secret` and no database (design.md "TURN credentials").
  */
+import { KeyObject } from 'node:crypto';
 import { computeTurnCredential } from './compute-turn-credential.js';
 
 /** The shortest credential lifetime a caller may ask for, in seconds. */
@@ -29,8 +30,11 @@ export interface TurnCredentials {
 
 /** Options of {@link mintTurnCredentials}. */
 export interface MintTurnCredentialsOptions {
-  /** The shared secret (the newest of `turn.secrets`), at least 32 bytes; strings count as UTF-8. */
-  secret: string | Uint8Array;
+  /**
+   * The shared secret (the newest of `turn.secrets`), at least 32 bytes; strings count as UTF-8.
+   * A secret `KeyObject` made once (`createSecretKey`) saves preparing the key on every call.
+   */
+  secret: string | Uint8Array | KeyObject;
   /** The opaque session id: 1..128 characters of `[A-Za-z0-9_-]`. Never personal data. */
   id: string;
   /** Lifetime in seconds, 60..86400. */
@@ -60,8 +64,12 @@ export function mintTurnCredentials(options: MintTurnCredentialsOptions): TurnCr
     if (secret.byteLength < TURN_SECRET_MIN_BYTES) {
       throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
     }
+  } else if (secret instanceof KeyObject && secret.type === 'secret') {
+    if ((secret.symmetricKeySize ?? 0) < TURN_SECRET_MIN_BYTES) {
+      throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
+    }
   } else {
-    throw new TypeError('"secret" option must be a string or a Uint8Array');
+    throw new TypeError('"secret" option must be a string, a Uint8Array or a secret KeyObject');
   }
   if (typeof id !== 'string' || !ID_RE.test(id)) {
     throw new TypeError('"id" option must be 1..128 characters of [A-Za-z0-9_-] (no ":")');

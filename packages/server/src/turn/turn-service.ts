@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { IceServer } from '@callgate/protocol';
 import type { CallgateConfig } from '../config/config.js';
 import type { Store } from '../store/store.js';
@@ -45,6 +46,8 @@ export class TurnService {
   readonly #clock: Clock;
   #publicUrl: () => string;
   #secrets: readonly string[] = [];
+  #signingKey: KeyObject | undefined;
+  #signingKeyFor: string | undefined;
   #createdAt: ReadonlyArray<number | null> = [];
 
   private constructor(
@@ -127,8 +130,13 @@ export class TurnService {
   credentialsFor(sessionId: string): TurnCredentialResponse {
     const secret = this.#secrets[0];
     if (secret === undefined) throw new Error('no TURN secret is available');
+    // The signing secret as a KeyObject, made once per secret rather than on every HMAC.
+    if (this.#signingKeyFor !== secret) {
+      this.#signingKey = createSecretKey(Buffer.from(secret, 'utf8'));
+      this.#signingKeyFor = secret;
+    }
     const creds = mintTurnCredentials({
-      secret,
+      secret: this.#signingKey as KeyObject,
       id: sessionId,
       ttlSeconds: this.#config.ttlSeconds,
       now: () => this.#clock.now(),

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { computeTurnCredential, mintTurnCredentials } from '../../../src/turn/index.js';
@@ -36,6 +36,23 @@ test('known answer, computed independently with openssl', () => {
   });
   assert.equal(bytes.username, '1767229200:Qm9vbGVhbg');
   assert.equal(bytes.credential, 'FaMMlvycYiDmomA7T68fKiyykTs=');
+  // The same secrets as KeyObjects give the same credentials.
+  const keyed = mintTurnCredentials({
+    secret: createSecretKey(Uint8Array.from({ length: 32 }, (_, i) => i)),
+    id: 'Qm9vbGVhbg',
+    ttlSeconds: 86_400,
+    now: () => (1_767_229_200 - 86_400) * 1000 + 999,
+  });
+  assert.equal(keyed.credential, 'FaMMlvycYiDmomA7T68fKiyykTs=');
+  assert.equal(
+    mintTurnCredentials({
+      secret: createSecretKey(Buffer.from(SECRET, 'utf8')),
+      id: 'sess_Abc-123',
+      ttlSeconds: 3600,
+      now: () => FIXED_NOW,
+    }).credential,
+    'vaTpIs3grThN6vPORJZyGw60mL4=',
+  );
 });
 
 test('the credential is base64 (with padding) of HMAC-SHA1 over the whole username', () => {
@@ -141,6 +158,16 @@ test('secrets shorter than 32 bytes are refused without echoing them', () => {
   assert.ok(mintTurnCredentials({ secret: new Uint8Array(32), id: 'a', ttlSeconds: 60 }));
   assert.throws(
     () => mintTurnCredentials({ secret: 123 as unknown as string, id: 'a', ttlSeconds: 60 }),
+    TypeError,
+  );
+  assert.throws(
+    () =>
+      mintTurnCredentials({ secret: createSecretKey(new Uint8Array(31)), id: 'a', ttlSeconds: 60 }),
+    RangeError,
+  );
+  const { publicKey } = generateKeyPairSync('ed25519');
+  assert.throws(
+    () => mintTurnCredentials({ secret: publicKey, id: 'a', ttlSeconds: 60 }),
     TypeError,
   );
 });
