@@ -681,7 +681,40 @@ function machine() {
     loadAverageBefore: loadavg().map((x) => round(x, 2)),
     /** @type {number[]} */
     loadAverageAfter: [],
+    /**
+     * Time the hypervisor gave the server's and the generator's CPU to other guests over the
+     * run, in % of that CPU's time (/proc/stat "steal"): a figure far above zero means a shared
+     * host, and run-to-run spread to match.
+     * @type {{ serverCpu: number, generatorCpu: number } | null}
+     */
+    stealPercent: null,
   };
+}
+
+/**
+ * One CPU's line of /proc/stat: its steal and total time in ticks (null where unreadable).
+ * @param {string} cpu
+ */
+function cpuTicks(cpu) {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    const f = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((x) => !Number.isFinite(x))) return null;
+    return { steal: /** @type {number} */ (f[7]), total: f.reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * @param {{ steal: number, total: number } | null} a
+ * @param {{ steal: number, total: number } | null} b
+ */
+function stealBetween(a, b) {
+  if (!a || !b || b.total <= a.total) return NaN;
+  return round(((b.steal - a.steal) / (b.total - a.total)) * 100, 1);
 }
 
 function versions() {
@@ -720,6 +753,7 @@ async function main() {
     errors: [],
   };
   const started = performance.now();
+  const ticks0 = { server: cpuTicks(SERVER_CPU), generator: cpuTicks(GEN_CPU) };
   const want = (/** @type {string} */ s) => !only || only.includes(s);
   const ws = servers.filter((s) => s !== 'express');
   /** @type {Array<[string, string, () => Promise<any>]>} */
@@ -757,6 +791,10 @@ async function main() {
   }
   const total = round((performance.now() - started) / 1000, 1);
   results.machine.loadAverageAfter = loadavg().map((x) => round(x, 2));
+  const serverSteal = stealBetween(ticks0.server, cpuTicks(SERVER_CPU));
+  const generatorSteal = stealBetween(ticks0.generator, cpuTicks(GEN_CPU));
+  if (Number.isFinite(serverSteal) && Number.isFinite(generatorSteal))
+    results.machine.stealPercent = { serverCpu: serverSteal, generatorCpu: generatorSteal };
   const out = { ...results, seconds: total, goals: evaluateGoals(results.scenarios) };
   mkdirSync(outDir, { recursive: true });
   const stamp = out.date.replace(/[:]/g, '-').replace(/\..*$/, '');
