@@ -108,32 +108,31 @@ function readUpgradeHeaders(raw: readonly string[]): UpgradeHeaders | undefined 
   };
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
-    const value = raw[i + 1] as string;
     // Only names of these lengths can match: most headers are skipped without lower-casing.
-    switch (name.length) {
-      case 7:
-        if (name.toLowerCase() !== 'upgrade') break;
-        if (h.upgrade !== undefined) return undefined;
-        h.upgrade = value;
-        break;
-      case 17:
-        if (name.toLowerCase() !== 'sec-websocket-key') break;
-        if (h.key !== undefined) return undefined;
-        h.key = value;
-        break;
-      case 21:
-        if (name.toLowerCase() !== 'sec-websocket-version') break;
-        if (h.version !== undefined) return undefined;
-        h.version = value;
-        break;
-      case 22:
-        if (name.toLowerCase() !== 'sec-websocket-protocol') break;
-        h.protocol = h.protocol === undefined ? value : `${h.protocol}, ${value}`;
-        break;
+    if (!UPGRADE_HEADER_LENGTHS.has(name.length)) continue;
+    const lower = name.toLowerCase();
+    const value = raw[i + 1] as string;
+    if (lower === 'sec-websocket-protocol') {
+      h.protocol = h.protocol === undefined ? value : `${h.protocol}, ${value}`;
+      continue;
     }
+    const field = SINGLE_UPGRADE_HEADERS.get(lower);
+    if (field === undefined) continue;
+    if (h[field] !== undefined) return undefined;
+    h[field] = value;
   }
   return h;
 }
+
+/** The upgrade headers that may appear once, by lower-case name. */
+const SINGLE_UPGRADE_HEADERS = new Map<string, 'upgrade' | 'key' | 'version'>([
+  ['upgrade', 'upgrade'],
+  ['sec-websocket-key', 'key'],
+  ['sec-websocket-version', 'version'],
+]);
+const UPGRADE_HEADER_LENGTHS = new Set(
+  [...SINGLE_UPGRADE_HEADERS.keys(), 'sec-websocket-protocol'].map((n) => n.length),
+);
 
 /** Writes a plain HTTP refusal on the raw upgrade socket and ends it. */
 export function refuseUpgrade(

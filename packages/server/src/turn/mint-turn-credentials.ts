@@ -56,21 +56,18 @@ export interface MintTurnCredentialsOptions {
  */
 export function mintTurnCredentials(options: MintTurnCredentialsOptions): TurnCredentials {
   const { secret, id, ttlSeconds, now = Date.now } = options;
-  if (typeof secret === 'string') {
-    if (Buffer.byteLength(secret, 'utf8') < TURN_SECRET_MIN_BYTES) {
-      throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
-    }
-  } else if (secret instanceof Uint8Array) {
-    if (secret.byteLength < TURN_SECRET_MIN_BYTES) {
-      throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
-    }
-  } else if (secret instanceof KeyObject && secret.type === 'secret') {
-    if ((secret.symmetricKeySize ?? 0) < TURN_SECRET_MIN_BYTES) {
-      throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
-    }
-  } else {
+  const secretBytes =
+    typeof secret === 'string'
+      ? Buffer.byteLength(secret, 'utf8')
+      : secret instanceof Uint8Array
+        ? secret.byteLength
+        : secret instanceof KeyObject && secret.type === 'secret'
+          ? (secret.symmetricKeySize ?? 0)
+          : undefined;
+  if (secretBytes === undefined)
     throw new TypeError('"secret" option must be a string, a Uint8Array or a secret KeyObject');
-  }
+  if (secretBytes < TURN_SECRET_MIN_BYTES)
+    throw new RangeError(`"secret" option must be at least ${TURN_SECRET_MIN_BYTES} bytes`);
   if (typeof id !== 'string' || !ID_RE.test(id)) {
     throw new TypeError('"id" option must be 1..128 characters of [A-Za-z0-9_-] (no ":")');
   }

@@ -46,8 +46,8 @@ export class TurnService {
   readonly #clock: Clock;
   #publicUrl: () => string;
   #secrets: readonly string[] = [];
+  /** The newest secret as a KeyObject, made once per reload rather than on every HMAC. */
   #signingKey: KeyObject | undefined;
-  #signingKeyFor: string | undefined;
   #createdAt: ReadonlyArray<number | null> = [];
 
   private constructor(
@@ -86,11 +86,14 @@ export class TurnService {
     if (this.configured) {
       this.#secrets = [...this.#config.secrets];
       this.#createdAt = this.#secrets.map(() => null);
-      return;
+    } else {
+      const stored = await readStoredSecrets(this.#store);
+      this.#secrets = stored.map((s) => s.secret);
+      this.#createdAt = stored.map((s) => s.createdAt);
     }
-    const stored = await readStoredSecrets(this.#store);
-    this.#secrets = stored.map((s) => s.secret);
-    this.#createdAt = stored.map((s) => s.createdAt);
+    const newest = this.#secrets[0];
+    this.#signingKey =
+      newest === undefined ? undefined : createSecretKey(Buffer.from(newest, 'utf8'));
   }
 
   /** Every accepted secret, newest (signing) first: what the relay must know. */
@@ -130,13 +133,8 @@ export class TurnService {
   credentialsFor(sessionId: string): TurnCredentialResponse {
     const secret = this.#secrets[0];
     if (secret === undefined) throw new Error('no TURN secret is available');
-    // The signing secret as a KeyObject, made once per secret rather than on every HMAC.
-    if (this.#signingKeyFor !== secret) {
-      this.#signingKey = createSecretKey(Buffer.from(secret, 'utf8'));
-      this.#signingKeyFor = secret;
-    }
     const creds = mintTurnCredentials({
-      secret: this.#signingKey as KeyObject,
+      secret: this.#signingKey ?? secret,
       id: sessionId,
       ttlSeconds: this.#config.ttlSeconds,
       now: () => this.#clock.now(),
