@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { UTF8 } from './verify-jws.js';
 import {
   AddressPolicyError,
   classifyAddress,
@@ -117,9 +118,7 @@ export function fetchJwks(uri: string, options: FetchJwksOptions): Promise<unkno
         if (settled) return;
         let json: unknown;
         try {
-          json = JSON.parse(
-            new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)),
-          ) as unknown;
+          json = JSON.parse(UTF8.decode(Buffer.concat(chunks))) as unknown;
         } catch {
           return finish(new JwksFetchError('response is not JSON'));
         }

@@ -105,8 +105,11 @@ function isCanonicalBase64url(segment: string): boolean {
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Strict UTF-8 (catalogue A15); `decode` without `stream` keeps no state between calls. */
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Strict UTF-8 (catalogue A15), one decoder reused rather than made per call: `decode` without
+ * `stream` keeps no state between calls.
+ */
+export const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The JSON object a base64url segment holds (strict UTF-8, catalogue A15), or undefined. */
 export function decodeJsonObject(

@@ -11,12 +11,12 @@ import { frame } from './peer.js';
 import type { Member } from './bus.js';
 import type { SignalingCore } from './signaling-core.js';
 
-/** `text` is the frame the message was parsed from, when the handler runs in the same turn. */
+/** `text` is the frame the message was parsed from (relayed `data` is copied from it). */
 export type Handler<T extends ClientMessageType> = (
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessageOf<T>,
-  text?: string,
+  text: string,
 ) => Promise<void> | void;
 
 /** One handler per client message type: the compiler checks none is missing (style.md). */
@@ -34,7 +34,7 @@ export function dispatch(
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessage,
-  text?: string,
+  text: string,
 ): Promise<void> | void {
   return (handlers[msg.type] as Handler<typeof msg.type>)(core, peer, msg as never, text);
 }
@@ -123,7 +123,7 @@ function handleSend(
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessageOf<'send'>,
-  text?: string,
+  text: string,
 ): void {
   // Deliver only within a room both share where the sender holds `send`. Every other case —
   // no such peer, another tenant, no shared room, no permission — is the same `peer_not_found`,
@@ -147,7 +147,7 @@ function handlePublish(
   core: SignalingCore,
   peer: Peer,
   msg: ClientMessageOf<'publish'>,
-  text?: string,
+  text: string,
 ): void {
   if (!peer.can(msg.room, 'publish')) return fail(core, peer, msg.id, 'forbidden');
   if (!peer.rooms.has(msg.room)) return fail(core, peer, msg.id, 'not_joined');

@@ -26,7 +26,7 @@ export class Peer {
   resumeToken: string;
   /** The live connection (its TCP socket is written to directly: outbox.ts), or null. */
   socket: WireSocket | null;
-  /** Frames queued for `raw` in this turn of the event loop (outbox.ts). */
+  /** Frames queued for this peer's socket in this turn of the event loop (outbox.ts). */
   out: Buffer[] | null = null;
   /** The revocation list's version when this peer was last found not revoked. */
   revocationVersion = -1;

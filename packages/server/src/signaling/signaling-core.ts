@@ -575,11 +575,11 @@ export class SignalingCore {
    * {@link rawMember}) rather than serialized again; the result parses to
    * { type, from, room?, data, fromMetadata? }.
    *
-   * @param text the frame `data` was parsed from, when at hand
+   * @param text the frame `data` was parsed from
    */
-  messageFrame(peer: Peer, room: string | undefined, data: unknown, text?: string): string {
+  messageFrame(peer: Peer, room: string | undefined, data: unknown, text: string): string {
     const md = peer.metadataJson();
-    const raw = text !== undefined ? rawMember(text, 'data') : undefined;
+    const raw = rawMember(text, 'data');
     return (
       `{"type":"message","from":${JSON.stringify(peer.peerId)}` +
       (room !== undefined ? `,"room":${JSON.stringify(room)}` : '') +
