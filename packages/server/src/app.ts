@@ -350,7 +350,10 @@ async function handleRequest(
 }
 
 /** The socket address, or the first `X-Forwarded-For` hop only when `server.trustProxy` is on. */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+export function clientAddress(
+  req: Pick<IncomingMessage, 'headers' | 'socket'>,
+  trustProxy: boolean,
+): string {
   if (trustProxy) {
     const xff = req.headers['x-forwarded-for'];
     const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
 import { BEARER_PREFIX, PROTOCOL, RESUME_PREFIX } from '@callgate/protocol';
+import type { UpgradeRequest } from './fast-upgrade.js';
 
 /** A refusal before the WebSocket exists: an HTTP status (design.md "Handshake"). */
 export interface HandshakeRefusal {
@@ -29,7 +29,7 @@ const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * rate checks happen before this, in the server.
  */
 export function inspectUpgrade(
-  req: IncomingMessage,
+  req: Pick<UpgradeRequest, 'method' | 'rawHeaders'>,
   query: URLSearchParams,
   allowQueryToken: boolean,
 ): HandshakeRefusal | HandshakeOffer {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from './fast-upgrade.js';
 import type { Duplex } from 'node:stream';
 import {
   CloseCode,
@@ -115,7 +115,7 @@ export class SignalingCore {
   // Handshake
 
   /** The HTTP server's `upgrade` listener. Checks run in design.md's order before any frame. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     // Listeners that outlive the handshake are made outside this scope (destroyOnError,
     // #holdSlot): a closure made here would keep `req` (headers, token) alive with the socket.
     socket.on('error', destroyOnError);
