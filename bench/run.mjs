@@ -30,7 +30,7 @@ const FROM_SOURCE = flag('source');
 const CPU_PROF = flag('cpu-prof');
 const SERVER_CPU = '0';
 const GEN_CPU = cpus().length > 1 ? '1' : '0';
-const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express').split(',');
+const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').split(',');
 const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
@@ -88,6 +88,8 @@ const SERVER_DEFS = {
     env: { CALLGATE_BUILD: 'dist' },
   },
   peerjs: { script: 'bench/servers/peerjs.mjs', nodeArgs: ['--expose-gc'] },
+  // Scenario (1) only: the generator's ceiling (a bare upgrade answer, servers/ceiling.mjs).
+  ceiling: { script: 'bench/servers/ceiling.mjs', nodeArgs: [] },
   socketio: { script: 'bench/servers/socketio.mjs', nodeArgs: ['--expose-gc'] },
   express: {
     script: 'bench/servers/express-turn.cjs',
@@ -755,10 +757,12 @@ async function main() {
   const started = performance.now();
   const ticks0 = { server: cpuTicks(SERVER_CPU), generator: cpuTicks(GEN_CPU) };
   const want = (/** @type {string} */ s) => !only || only.includes(s);
-  const ws = servers.filter((s) => s !== 'express');
+  const ws = servers.filter((s) => s !== 'express' && s !== 'ceiling');
   /** @type {Array<[string, string, () => Promise<any>]>} */
   const plan = [];
-  if (want('connect')) for (const s of ws) plan.push(['connect', s, () => scenarioConnect(s)]);
+  if (want('connect'))
+    for (const s of [...ws, ...servers.filter((x) => x === 'ceiling')])
+      plan.push(['connect', s, () => scenarioConnect(s)]);
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
   if (want('relay') || want('relay_w4'))
     for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);

@@ -270,4 +270,5 @@ export const socketio = {
 };
 
 /** @type {Record<string, Adapter>} */
-export const adapters = { callgate, peerjs, socketio };
+// `ceiling` (servers/ceiling.mjs) answers like PeerJS: an `OPEN` frame after the 101.
+export const adapters = { callgate, peerjs, socketio, ceiling: peerjs };

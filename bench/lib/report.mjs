@@ -243,11 +243,17 @@ export function evaluateGoals(sc) {
       `${mem.kibPerConnection} KiB at ${fmt(mem.connections)} connections`,
     );
   const c = sc.connect?.callgate;
+  const ceiling = sc.connect?.ceiling;
   if (c)
     add(
       '≥ 4,000 RS256-authenticated connects/s',
       c.connectsPerSecond >= 4000 && c.failed === 0,
-      `${fmt(c.connectsPerSecond)} connects/s (${c.failed} failed)`,
+      `${fmt(c.connectsPerSecond)} connects/s (${c.failed} failed), ${fmt(c.serverUsPerConnection)} µs ` +
+        `of server CPU each (one core: ${fmt(Math.round(1e6 / c.serverUsPerConnection))}/s)` +
+        (ceiling
+          ? `; the generator's ceiling here: ${fmt(ceiling.connectsPerSecond)}/s against a bare ` +
+            `upgrade answer, generator CPU ${Math.round(ceiling.generatorCpuUtil * 100)}%`
+          : ''),
     );
   const t = sc.turn;
   if (t?.callgate && t?.express) {
