@@ -1,4 +1,5 @@
-// Runs the benchmark suite in smoke mode against Callgate only: every scenario for about a
+// Runs the benchmark suite in smoke mode against Callgate (and the generator's connect ceiling,
+// a bare local server needing no install): every scenario for about a
 // second with tiny N, so CI proves the harness, the generator and the server still work
 // together. It checks that every scenario produced figures, never what the figures are
 // (BENCHMARKS.md holds those; they are not asserted in `npm test`).
@@ -19,7 +20,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
       [
         'bench/run.mjs',
         '--smoke',
-        '--servers=callgate',
+        '--servers=callgate,ceiling',
         '--source',
         '--no-install',
         `--out=${out}`,
@@ -39,7 +40,10 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
       mode: string;
       errors: unknown[];
-      scenarios: Record<string, { callgate?: Record<string, unknown> }>;
+      scenarios: Record<
+        string,
+        { callgate?: Record<string, unknown>; ceiling?: Record<string, unknown> }
+      >;
     };
     assert.equal(results.mode, 'smoke');
     assert.deepEqual(results.errors, []);
@@ -50,6 +54,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     };
     assert.ok(num('connect', 'connections') > 0);
     assert.equal(num('connect', 'failed'), 0);
+    assert.ok(Number(results.scenarios.connect?.ceiling?.connections) > 0, 'the ceiling ran');
     const steps = results.scenarios.memory?.callgate?.steps;
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
     for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])
