@@ -1,4 +1,4 @@
-import type { AckMessage, WelcomeMessage } from '@callgate/protocol';
+import { isHttpToken, type AckMessage, type WelcomeMessage } from '@callgate/protocol';
 import { CallgateClientError } from './client-error.js';
 import type { Clock } from './clock.js';
 import type { GetToken, TokenRequestReason } from './client-options.js';
@@ -26,10 +26,6 @@ export interface TokenKeeperOptions {
 
 /** After a failed refresh, try again this much later (while the token is still valid). */
 export const REFRESH_RETRY_MS = 5000;
-
-// RFC 7230 §3.2.6 tchar: the token travels as the subprotocol entry `bearer.<token>`
-// (RFC 6455 §4.1), so anything else would make the WebSocket constructor throw.
-const SUBPROTOCOL_SAFE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * Keeps the access token: asks `getToken` when a new one is needed, reuses a young one on
@@ -191,7 +187,9 @@ export class TokenKeeper {
       typeof value === 'object' && value !== null && 'token' in value
         ? (value as { token: unknown }).token
         : value;
-    if (typeof token !== 'string' || token.length === 0 || !SUBPROTOCOL_SAFE.test(token)) {
+    // The token travels as the subprotocol entry `bearer.<token>`: anything but RFC 7230 token
+    // characters would make the WebSocket constructor throw.
+    if (typeof token !== 'string' || !isHttpToken(token)) {
       // Never quote the value: it may be a token.
       throw new CallgateClientError(
         'token_unavailable',

@@ -38,6 +38,18 @@ export function isOpaqueId(value: unknown): value is string {
   return typeof value === 'string' && OPAQUE_ID_RE.test(value);
 }
 
+// RFC 7230 §3.2.6 tchar.
+const HTTP_TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * An RFC 7230 §3.2.6 `token` (one or more tchar): what a WebSocket subprotocol entry
+ * (RFC 6455 §4.1) and an HTTP header name may hold. Access tokens (base64url and `.`) and
+ * resume tokens fit, so they can travel as `bearer.<token>` and `resume.<token>`.
+ */
+export function isHttpToken(value: string): boolean {
+  return HTTP_TOKEN_RE.test(value);
+}
+
 /** A tenant name: lower-case letters, digits, `_` and `-`, 1..63 chars, starting alphanumeric. */
 export function isTenantName(value: unknown): value is string {
   return typeof value === 'string' && TENANT_RE.test(value);

@@ -18,6 +18,7 @@ export {
   isPermission,
   isTokenKind,
   isPlainObject,
+  isHttpToken,
   utf8Length,
   type Permission,
   type TokenKind,

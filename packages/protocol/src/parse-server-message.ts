@@ -1,12 +1,18 @@
 import { isErrorCode } from './errors.js';
-import { isOpaqueId, isPlainObject, isRoomName, isTenantName, isUserId } from './identity.js';
+import {
+  isHttpToken,
+  isOpaqueId,
+  isPlainObject,
+  isRoomName,
+  isTenantName,
+  isUserId,
+} from './identity.js';
 import { MAX_MESSAGE_ID_LENGTH, SERVER_SENDER, isMessageId } from './messages.js';
 import type { IceServer, ParseResult, PeerInfo, ServerMessage, SignalLimits } from './messages.js';
 import { Invalid, decodeFrame, failure, own } from './parse-support.js';
 
-// RFC 7230 §3.2.6 `token`: what a subprotocol entry (RFC 6455 §4.1) may contain, so a
-// resume token always fits in `resume.<token>`.
-const RESUME_TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,1024}$/;
+/** A resume token fits in the subprotocol entry `resume.<token>` (isHttpToken). */
+const MAX_RESUME_TOKEN_LENGTH = 1024;
 // ICE server URI schemes: RFC 7064 (stun, stuns) and RFC 7065 (turn, turns).
 const ICE_URL_RE = /^(stuns?|turns?):\S+$/;
 
@@ -249,7 +255,7 @@ function tenant(value: unknown, field: string): string {
 
 function resumeToken(value: unknown, field: string): string {
   const v = string(value, field);
-  if (!RESUME_TOKEN_RE.test(v)) {
+  if (v.length > MAX_RESUME_TOKEN_LENGTH || !isHttpToken(v)) {
     throw new Invalid(
       'bad_request',
       `"${field}" must be 1..1024 subprotocol token characters`,

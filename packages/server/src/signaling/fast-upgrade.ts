@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { isHttpToken } from '@callgate/protocol';
 
 /**
  * What the upgrade handler reads from a request: an `IncomingMessage` from Node's HTTP server,
@@ -52,8 +53,7 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 export const MAX_FAST_HEAD_BYTES = 16 * 1024;
 /** More header lines than a WebSocket client sends: Node's parser takes such a request. */
 const MAX_FAST_HEADERS = 64;
-// RFC 7230 §3.2.6 tchar, and request targets of visible ASCII only.
-const TCHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Request targets of visible ASCII only.
 const TARGET = /^[!-~]+$/;
 // Control characters other than HTAB, which Node's parser refuses in a field value.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -94,7 +94,7 @@ export function parseUpgradeHead(chunk: Buffer, path: string): UpgradeHead | und
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon > next) return undefined;
     const name = text.slice(pos, colon);
-    if (!TCHARS.test(name)) return undefined;
+    if (!isHttpToken(name)) return undefined;
     const value = trimBlanks(text, colon + 1, next);
     if (BAD_VALUE.test(value)) return undefined;
     if (rawHeaders.push(name, value) > MAX_FAST_HEADERS * 2) return undefined;

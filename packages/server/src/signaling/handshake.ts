@@ -1,4 +1,4 @@
-import { BEARER_PREFIX, PROTOCOL, RESUME_PREFIX } from '@callgate/protocol';
+import { BEARER_PREFIX, PROTOCOL, RESUME_PREFIX, isHttpToken } from '@callgate/protocol';
 import type { UpgradeRequest } from './fast-upgrade.js';
 
 /** A refusal before the WebSocket exists: an HTTP status (design.md "Handshake"). */
@@ -20,8 +20,6 @@ export interface HandshakeOffer {
 }
 
 const WS_KEY = /^[A-Za-z0-9+/]{22}==$/;
-// RFC 6455 §4.1: subprotocol values are tokens (RFC 7230 tchar); base64url JWTs and `.` fit.
-const TOKEN_CHARS = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Checks the shape of an upgrade request (RFC 6455 §4.2.1) and extracts the credentials,
@@ -53,8 +51,7 @@ export function inspectUpgrade(
     const seen = new Set<string>();
     for (const raw of header.split(',')) {
       const p = raw.trim();
-      if (p === '' || seen.has(p) || !TOKEN_CHARS.test(p))
-        return { status: 400, code: 'bad_request' };
+      if (p === '' || seen.has(p) || !isHttpToken(p)) return { status: 400, code: 'bad_request' };
       seen.add(p);
       if (p === PROTOCOL) protocolOffered = true;
       else if (p.startsWith(BEARER_PREFIX)) {

@@ -440,10 +440,12 @@ export class SignalingCore {
     },
     // Frames wait at most MAX_WRITE_DELAY_MS for the rest of a long turn (outbox.ts).
     wireRead: () => this.#outbox.flushIfOlder(MAX_WRITE_DELAY_MS),
+    // A socket that is no longer its peer's, or whose peer is closing, closes itself.
     wireFailure: (ws, code, reason) => {
       const peer = ws.owner as Peer;
-      if (peer.socket === ws && !peer.closing) void this.closePeer(peer, code, reason);
-      else ws.close(code, reason);
+      if (peer.socket !== ws || peer.closing) return false;
+      void this.closePeer(peer, code, reason);
+      return true;
     },
     wireClose: (ws, code, reason) => {
       const peer = ws.owner as Peer;

@@ -35,10 +35,11 @@ export interface WireListener {
   /** Everything in one socket read has been handled. */
   wireRead(wire: WireSocket): void;
   /**
-   * A framing violation: reading has stopped; the listener closes the connection with `code`
-   * (1002, 1007 or 1009) and `reason`.
+   * A framing violation: reading has stopped. The listener answers true when it closes the
+   * connection itself (with `code`, 1002, 1007, 1008 or 1009, and `reason`); on false the
+   * socket closes itself, at once when its close frame was already sent.
    */
-  wireFailure(wire: WireSocket, code: number, reason: string): void;
+  wireFailure(wire: WireSocket, code: number, reason: string): boolean;
   /**
    * The TCP connection is gone. `code` is the peer's close code (1005 when its close frame had
    * none), or 1006 when no close frame was received.
@@ -362,9 +363,9 @@ export class WireSocket {
 
   #fail(code: number, reason: string): void {
     this.#stopReading();
-    if (this.listener !== null && this.state === WireState.Open)
-      this.listener.wireFailure(this, code, reason);
-    else if (this.#closeSent) this.socket.end();
+    if (this.state === WireState.Open && this.listener?.wireFailure(this, code, reason) === true)
+      return;
+    if (this.#closeSent) this.socket.end();
     else this.close(code, reason);
   }
 

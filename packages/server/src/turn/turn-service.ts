@@ -131,10 +131,11 @@ export class TurnService {
 
   /** Credentials for one session; the id part of the username is the session id (opaque). */
   credentialsFor(sessionId: string): TurnCredentialResponse {
-    const secret = this.#secrets[0];
+    // Set with the secrets in reload(): undefined exactly when there is no secret.
+    const secret = this.#signingKey;
     if (secret === undefined) throw new Error('no TURN secret is available');
     const creds = mintTurnCredentials({
-      secret: this.#signingKey ?? secret,
+      secret,
       id: sessionId,
       ttlSeconds: this.#config.ttlSeconds,
       now: () => this.#clock.now(),

@@ -230,10 +230,11 @@ class Conn implements WireListener {
   wireRead(wire: WireSocket): void {
     this.#record(wire, { kind: 'read' });
   }
-  wireFailure(wire: WireSocket, code: number, reason: string): void {
+  wireFailure(wire: WireSocket, code: number, reason: string): boolean {
     this.failedAt = performance.now();
     this.#record(wire, { kind: 'failure', code, reason });
     if (this.#closeOnFailure) wire.close(code, reason);
+    return true; // the test decides when the connection closes
   }
   wireClose(wire: WireSocket, code: number, reason: string): void {
     this.#record(wire, { kind: 'close', code, reason });
