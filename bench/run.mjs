@@ -2,7 +2,7 @@
 // The benchmark harness: Callgate against the PeerJS server, Socket.IO and the seed's Express
 // TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
 //
-//   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio] [--only=relay,fanout]
+//   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
 //                      [--out=DIR] [--cpu-prof] [--heap-snapshot] [--source] [--no-install]
 //
 // Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
