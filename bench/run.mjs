@@ -72,6 +72,11 @@ const P = SMOKE
 // --memory-steps=2000,4000 overrides the idle-memory steps (e.g. for a quick heap snapshot).
 const memorySteps = opt('memory-steps');
 if (memorySteps) P.memorySteps = memorySteps.split(',').map(Number);
+// --connect-warmup=200 sets the warm-up round of scenario (1) (default: as many as measured).
+const connectWarmupOpt = opt('connect-warmup');
+const connectWarmup = connectWarmupOpt === undefined ? undefined : Number(connectWarmupOpt);
+if (connectWarmup !== undefined && !(Number.isInteger(connectWarmup) && connectWarmup >= 0))
+  throw new Error(`--connect-warmup wants a whole number >= 0, got ${connectWarmupOpt}`);
 // --open-rates=20000 runs the open loop at these rates only.
 const openRates = opt('open-rates');
 if (openRates) P.openRates = openRates.split(',').map(Number);
@@ -319,10 +324,13 @@ async function measureNow(s, g, ms) {
 async function scenarioConnect(/** @type {string} */ name) {
   return withServer(name, async (s, own) => {
     const n = P.connectN;
-    const warm = Math.min(200, n);
+    const warm = connectWarmup ?? n;
     const tokens =
       name === 'callgate' ? await mintTokens(s, n + warm, () => ({ lobby: ['join'] })) : undefined;
-    // Warm-up connects (JIT), closed again before the measured run.
+    // A warm-up round of connects, closed again before the measured round. It is as large as
+    // the measured round: V8 keeps optimising (on its own threads, which count as server CPU)
+    // for thousands of connects, and with the 200 warm-up connects of earlier rounds the
+    // measured window held that compiling too (BENCHMARKS.md, "Connects: a measured warm-up").
     const w = own(
       await startGenerator({
         kind: 'connect',
