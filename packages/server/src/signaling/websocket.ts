@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
+import { readIntoSharedBuffer } from './shared-reads.js';
 
 /**
  * The server side of RFC 6455 framing on an upgraded socket, without extensions: what the
  * signaling server needs and nothing else. It replaces `ws` on the server's hot path — each
- * frame is parsed straight from the socket's `data` chunks (no stream machinery per frame), no
- * object or closure is made per connection beyond this one, and the `101` response and the
- * first frame leave in one write (see {@link WireSocket.accept}).
+ * frame is parsed straight from what the socket read (no stream machinery per frame; on plain
+ * TCP sockets the reads go into one buffer shared by every socket, shared-reads.ts), no object
+ * or closure is made per connection beyond this one, and the `101` response and the first frame
+ * leave in one write (see {@link WireSocket.accept}).
  *
  * What it enforces (RFC 6455 §5, §7.4): client frames must be masked; RSV bits must be clear
  * (no extension is ever negotiated, so a compressed frame is a protocol error: catalogue S53);
@@ -172,10 +174,22 @@ export class WireSocket {
     socket.on('close', onSocketClose);
   }
 
-  /** Starts reading frames: first those that came with the upgrade request, then the socket's. */
+  /**
+   * Starts reading frames: first those that came with the upgrade request, then the socket's.
+   * A plain TCP socket's reads go into the buffer every socket shares from here on
+   * (shared-reads.ts), after what it buffered while the handshake was checked; any other
+   * stream's come as `data` events.
+   */
   start(head: Buffer): void {
-    if (head.length > 0) this.#receive(head);
-    this.socket.on('data', onSocketData);
+    if (head.length > 0) this.#receive(head, false);
+    const socket = this.socket;
+    if (!readIntoSharedBuffer(socket, onSharedRead)) {
+      socket.on('data', onSocketData);
+      return;
+    }
+    for (let c = socket.read() as Buffer | null; c !== null; c = socket.read() as Buffer | null)
+      this.#receive(c, false);
+    socket.resume();
   }
 
   /** Bytes written to the socket and not yet handed to the kernel. */
@@ -220,21 +234,26 @@ export class WireSocket {
     this.socket.destroy();
   }
 
-  #receive(chunk: Buffer): void {
-    this.#parse(chunk);
+  /**
+   * One read. `transient`: the chunk's memory is reused once this returns (the shared read
+   * buffer), so the bytes of an unfinished frame or message are copied before they are kept.
+   */
+  #receive(chunk: Buffer, transient: boolean): void {
+    this.#parse(chunk, transient);
     this.listener?.wireRead(this);
   }
 
-  #parse(chunk: Buffer): void {
+  #parse(chunk: Buffer, transient: boolean): void {
     if (this.#stopped) return;
     let buf = chunk;
     if (this.#chunks !== null) {
       if (this.#chunks.length >= MAX_BUFFERED_CHUNKS)
         return this.#fail(1008, 'too many buffered chunks');
-      this.#chunks.push(chunk);
+      this.#chunks.push(transient ? Buffer.from(chunk) : chunk);
       this.#buffered += chunk.length;
       if (this.#buffered < this.#need) return;
       buf = Buffer.concat(this.#chunks, this.#buffered);
+      transient = false;
       this.#chunks = null;
       this.#buffered = 0;
     }
@@ -299,7 +318,7 @@ export class WireSocket {
         }
         const parts = this.#fragments as Buffer[];
         if (parts.length >= MAX_FRAGMENTS) return this.#fail(1008, 'too many fragments');
-        parts.push(buf.subarray(start, off));
+        parts.push(transient ? Buffer.from(buf.subarray(start, off)) : buf.subarray(start, off));
         this.#fragmentBytes += len;
       } else if (this.#fragments === null) this.#message(opcode, buf, start, off);
       else {
@@ -314,7 +333,8 @@ export class WireSocket {
       if (this.#stopped) return;
     }
     if (off < end) {
-      this.#chunks = [off === 0 ? buf : buf.subarray(off)];
+      const rest = off === 0 ? buf : buf.subarray(off);
+      this.#chunks = [transient ? Buffer.from(rest) : rest];
       this.#buffered = end - off;
       this.#need = need;
     }
@@ -370,9 +390,9 @@ export class WireSocket {
   }
 
   /** @internal socket events */
-  static onData(socket: WiredSocket, chunk: Buffer): void {
+  static onData(socket: WiredSocket, chunk: Buffer, transient: boolean): void {
     const wire = socket[kWire];
-    if (wire !== undefined) wire.#receive(chunk);
+    if (wire !== undefined) wire.#receive(chunk, transient);
   }
 
   /** @internal */
@@ -391,7 +411,11 @@ export class WireSocket {
 }
 
 function onSocketData(this: WiredSocket, chunk: Buffer): void {
-  WireSocket.onData(this, chunk);
+  WireSocket.onData(this, chunk, false);
+}
+
+function onSharedRead(this: WiredSocket, nread: number, buffer: Buffer): void {
+  WireSocket.onData(this, buffer.subarray(0, nread), true);
 }
 
 function onSocketEnd(this: WiredSocket): void {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
+import { Duplex } from 'node:stream';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import {
@@ -163,6 +164,43 @@ interface OpenOptions {
   closeOnFailure?: boolean;
   /** Runs between accept() and start(). */
   beforeStart?: (wire: WireSocket) => void;
+  /**
+   * The wire gets a plain Duplex around the server socket, so it reads `data` events (any
+   * stream that is not a plain TCP socket) instead of the shared read buffer.
+   */
+  dataEvents?: boolean;
+}
+
+/** A stream that is not a net.Socket: what the wire reads when the shared buffer is refused. */
+class Wrapped extends Duplex {
+  constructor(readonly inner: Socket) {
+    super();
+    inner.on('data', (chunk: Buffer) => this.push(chunk));
+    inner.on('end', () => this.push(null));
+    inner.on('close', () => this.destroy());
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.inner.write(chunk, cb);
+  }
+  override _final(cb: () => void): void {
+    this.inner.end();
+    cb();
+  }
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    this.inner.destroy();
+    cb(err);
+  }
+}
+
+/** Sections 1 and 2 run twice: reads into the shared buffer, and `data` events. */
+function testBoth(
+  name: string,
+  opts: typeof TEST,
+  fn: (mode: { dataEvents: boolean }) => Promise<void>,
+): void {
+  test(`${name} (shared read buffer)`, opts, () => fn({ dataEvents: false }));
+  test(`${name} (data events)`, opts, () => fn({ dataEvents: true }));
 }
 
 class Conn implements WireListener {
@@ -177,9 +215,8 @@ class Conn implements WireListener {
   failedAt = -1;
   clientEndedAt = -1;
   clientClosed = false;
-  /** Bytes the client has written / the server socket has handed to the wire. */
+  /** Bytes the client has written. */
   sentBytes = 0;
-  serverBytes = 0;
   readonly #closeOnFailure: boolean;
   readonly #waiters = new Set<() => void>();
 
@@ -205,17 +242,20 @@ class Conn implements WireListener {
     // Writes after the server has gone may fail; the tests look at what was received instead.
     client.on('error', () => {});
     serverSocket.on('error', () => {});
-    this.wire = WireSocket.accept(serverSocket, KEY, 'protocol' in o ? o.protocol : PROTOCOL, OPTS);
+    const wired = o.dataEvents === true ? new Wrapped(serverSocket) : serverSocket;
+    this.wire = WireSocket.accept(wired, KEY, 'protocol' in o ? o.protocol : PROTOCOL, OPTS);
     this.wire.listener = this;
     o.beforeStart?.(this.wire);
     this.wire.start(o.head ?? Buffer.alloc(0));
     this.afterStart = [...this.events];
-    // Registered after the wire's own `data` listener, so it runs once the wire has handled
-    // the chunk.
-    serverSocket.on('data', (chunk: Buffer) => {
-      this.serverBytes += chunk.length;
-      this.#notify();
-    });
+  }
+
+  /**
+   * Bytes the server socket has read, all of them handled by the wire: the count is taken in
+   * the same synchronous step as the read is handed over (wireRead notifies the waiters).
+   */
+  get serverBytes(): number {
+    return this.serverSocket.bytesRead;
   }
 
   wireText(wire: WireSocket, text: string): void {
@@ -405,8 +445,8 @@ test('a frame written right after accept leaves in the same write as the 101', T
 // ---------------------------------------------------------------------------------------------
 // 1. Reassembly across TCP reads
 
-test('a text frame written one byte per TCP read arrives whole', TEST, async () => {
-  await withConn({}, async (c) => {
+testBoth('a text frame written one byte per TCP read arrives whole', TEST, async (mode) => {
+  await withConn(mode, async (c) => {
     await c.response();
     // Multi-byte characters, so some reads end inside a character; then a 16-bit length.
     const short = 'héllo, wörld ✓';
@@ -431,21 +471,25 @@ test('a text frame written one byte per TCP read arrives whole', TEST, async () 
   });
 });
 
-test('two frames in one TCP write are both delivered, in order, in one read', TEST, async () => {
-  await withConn({}, async (c) => {
-    await c.response();
-    await c.send(textFrame('one'), textFrame('two'));
-    await c.drained();
-    assert.deepEqual(c.events, [
-      { kind: 'text', text: 'one' },
-      { kind: 'text', text: 'two' },
-      { kind: 'read' },
-    ]);
-  });
-});
+testBoth(
+  'two frames in one TCP write are both delivered, in order, in one read',
+  TEST,
+  async (mode) => {
+    await withConn(mode, async (c) => {
+      await c.response();
+      await c.send(textFrame('one'), textFrame('two'));
+      await c.drained();
+      assert.deepEqual(c.events, [
+        { kind: 'text', text: 'one' },
+        { kind: 'text', text: 'two' },
+        { kind: 'read' },
+      ]);
+    });
+  },
+);
 
-test('a frame split across two writes between whole frames', TEST, async () => {
-  await withConn({}, async (c) => {
+testBoth('a frame split across two writes between whole frames', TEST, async (mode) => {
+  await withConn(mode, async (c) => {
     await c.response();
     const second = textFrame('second, split');
     await c.send(textFrame('first'), second.subarray(0, 5));
@@ -461,25 +505,29 @@ test('a frame split across two writes between whole frames', TEST, async () => {
   });
 });
 
-test('bytes given to start() as head are parsed first, then the socket data', TEST, async () => {
-  const split = textFrame('split across head and socket');
-  const head = Buffer.concat([textFrame('from head'), split.subarray(0, 3)]);
-  await withConn({ head }, async (c) => {
-    // Handled synchronously inside start(), before any socket read.
-    assert.deepEqual(c.afterStart, [{ kind: 'text', text: 'from head' }, { kind: 'read' }]);
-    await c.response();
-    await c.send(split.subarray(3), textFrame('from socket'));
-    await c.drained();
-    assert.deepEqual(c.messages(), [
-      { kind: 'text', text: 'from head' },
-      { kind: 'text', text: 'split across head and socket' },
-      { kind: 'text', text: 'from socket' },
-    ]);
-  });
-});
+testBoth(
+  'bytes given to start() as head are parsed first, then the socket data',
+  TEST,
+  async (mode) => {
+    const split = textFrame('split across head and socket');
+    const head = Buffer.concat([textFrame('from head'), split.subarray(0, 3)]);
+    await withConn({ ...mode, head }, async (c) => {
+      // Handled synchronously inside start(), before any socket read.
+      assert.deepEqual(c.afterStart, [{ kind: 'text', text: 'from head' }, { kind: 'read' }]);
+      await c.response();
+      await c.send(split.subarray(3), textFrame('from socket'));
+      await c.drained();
+      assert.deepEqual(c.messages(), [
+        { kind: 'text', text: 'from head' },
+        { kind: 'text', text: 'split across head and socket' },
+        { kind: 'text', text: 'from socket' },
+      ]);
+    });
+  },
+);
 
-test('a frame with a (non-minimal) 64-bit length is read', TEST, async () => {
-  await withConn({}, async (c) => {
+testBoth('a frame with a (non-minimal) 64-bit length is read', TEST, async (mode) => {
+  await withConn(mode, async (c) => {
     await c.response();
     await c.send(textFrame('sixty-four', { lengthBits: 64 }));
     await c.drained();
@@ -487,8 +535,8 @@ test('a frame with a (non-minimal) 64-bit length is read', TEST, async () => {
   });
 });
 
-test('a message of exactly maxPayload bytes is delivered', TEST, async () => {
-  await withConn({}, async (c) => {
+testBoth('a message of exactly maxPayload bytes is delivered', TEST, async (mode) => {
+  await withConn(mode, async (c) => {
     await c.response();
     const msg = 'm'.repeat(OPTS.maxPayload);
     await c.send(textFrame(msg));
@@ -500,11 +548,11 @@ test('a message of exactly maxPayload bytes is delivered', TEST, async () => {
 // ---------------------------------------------------------------------------------------------
 // 2. Fragments and control frames
 
-test(
+testBoth(
   'fragmented text with a ping between fragments: one message, the ping answered',
   TEST,
-  async () => {
-    await withConn({}, async (c) => {
+  async (mode) => {
+    await withConn(mode, async (c) => {
       await c.response();
       const whole = Buffer.from('héllo, fragmented wörld', 'utf8');
       // The first boundary falls inside 'é' (0xc3 0xa9): only the joined message is UTF-8.
@@ -528,8 +576,8 @@ test(
   },
 );
 
-test('fragments and a ping in one write', TEST, async () => {
-  await withConn({}, async (c) => {
+testBoth('fragments and a ping in one write', TEST, async (mode) => {
+  await withConn(mode, async (c) => {
     await c.response();
     await c.send(
       frame(1, 'ab', { fin: false }),
@@ -549,20 +597,24 @@ test('fragments and a ping in one write', TEST, async () => {
   });
 });
 
-test('MAX_FRAGMENTS fragments summing to exactly maxPayload make one message', TEST, async () => {
-  assert.equal(MAX_FRAGMENTS, OPTS.maxPayload); // one byte per fragment reaches both bounds
-  await withConn({}, async (c) => {
-    await c.response();
-    const chars = Array.from({ length: MAX_FRAGMENTS }, (_, i) =>
-      String.fromCharCode(97 + (i % 26)),
-    );
-    await c.send(
-      ...chars.map((ch, i) => frame(i === 0 ? 1 : 0, ch, { fin: i === MAX_FRAGMENTS - 1 })),
-    );
-    await c.drained();
-    assert.deepEqual(c.messages(), [{ kind: 'text', text: chars.join('') }]);
-  });
-});
+testBoth(
+  'MAX_FRAGMENTS fragments summing to exactly maxPayload make one message',
+  TEST,
+  async (mode) => {
+    assert.equal(MAX_FRAGMENTS, OPTS.maxPayload); // one byte per fragment reaches both bounds
+    await withConn(mode, async (c) => {
+      await c.response();
+      const chars = Array.from({ length: MAX_FRAGMENTS }, (_, i) =>
+        String.fromCharCode(97 + (i % 26)),
+      );
+      await c.send(
+        ...chars.map((ch, i) => frame(i === 0 ? 1 : 0, ch, { fin: i === MAX_FRAGMENTS - 1 })),
+      );
+      await c.drained();
+      assert.deepEqual(c.messages(), [{ kind: 'text', text: chars.join('') }]);
+    });
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // 3, 4. Pong, ping(), binary
