@@ -4,6 +4,7 @@
 //
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
 //                      [--out=DIR] [--cpu-prof] [--heap-snapshot] [--source] [--no-install]
+//                      [--connect-warmup=N] [--open-rates=N,...] [--memory-steps=N,...]
 //
 // Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
 // traffic stays on loopback. Server CPU is read from /proc/<pid>/stat around each measurement
