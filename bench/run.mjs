@@ -331,7 +331,7 @@ async function scenarioConnect(/** @type {string} */ name) {
     // A warm-up round of connects, closed again before the measured round. It is as large as
     // the measured round: V8 keeps optimising (on its own threads, which count as server CPU)
     // for thousands of connects, and with the 200 warm-up connects of earlier rounds the
-    // measured window held that compiling too (BENCHMARKS.md, "Connects: a measured warm-up").
+    // measured window held that compiling too (BENCHMARKS.md, "Connects").
     const w = own(
       await startGenerator({
         kind: 'connect',
