@@ -1,5 +1,5 @@
-// Runs the benchmark suite in smoke mode against Callgate (and the generator's connect ceiling,
-// a bare local server needing no install): every scenario for about a
+// Runs the benchmark suite in smoke mode against Callgate (and the bare server that bounds the
+// generator in connects and open-loop latency, needing no install): every scenario for about a
 // second with tiny N, so CI proves the harness, the generator and the server still work
 // together. It checks that every scenario produced figures, never what the figures are
 // (BENCHMARKS.md holds those; they are not asserted in `npm test`).
@@ -40,6 +40,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
       mode: string;
       errors: unknown[];
+      machine: { pauses?: { before?: Record<string, unknown>; after?: Record<string, unknown> } };
       scenarios: Record<
         string,
         { callgate?: Record<string, unknown>; ceiling?: Record<string, unknown> }
@@ -55,6 +56,17 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     assert.ok(num('connect', 'connections') > 0);
     assert.equal(num('connect', 'failed'), 0);
     assert.ok(Number(results.scenarios.connect?.ceiling?.connections) > 0, 'the ceiling ran');
+    assert.ok(
+      Number(results.scenarios.openloop_500?.ceiling?.received) > 0,
+      'the bare server relayed the open loop',
+    );
+    // The host-pause probe ran on both CPUs, before and after the scenarios.
+    for (const when of ['before', 'after'] as const) {
+      const p = results.machine.pauses?.[when];
+      assert.ok(p && Object.keys(p).length >= 1, `pauses ${when}`);
+      for (const v of Object.values(p))
+        assert.equal(typeof (v as { lostMsPerSecond?: unknown }).lostMsPerSecond, 'number');
+    }
     const steps = results.scenarios.memory?.callgate?.steps;
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
     for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])

@@ -6,6 +6,7 @@ const NAMES = {
   peerjs: 'PeerJS',
   socketio: 'Socket.IO',
   express: 'Express (seed)',
+  ceiling: 'bare server',
 };
 
 /**
@@ -130,12 +131,14 @@ export function renderTable(out) {
   const peers = ['peerjs', 'socketio', 'express'].filter((p) =>
     Object.values(sc).some((s) => /** @type {any} */ (s)[p]),
   );
+  // The bare server (servers/ceiling.mjs; no ratio): the most the generator can show here.
+  const columns = [...peers, ...(Object.values(sc).some((s) => s.ceiling) ? ['ceiling'] : [])];
   const head = [
     'scenario',
     'metric',
     '',
     NAMES.callgate,
-    ...peers.map((p) => /** @type {any} */ (NAMES)[p]),
+    ...columns.map((p) => /** @type {any} */ (NAMES)[p]),
     ...peers.map((p) => `Callgate / ${/** @type {any} */ (NAMES)[p]}`),
   ];
   const lines = [
@@ -147,11 +150,11 @@ export function renderTable(out) {
     const s = sc[key];
     if (!s) continue;
     const cg = s.callgate ? get(s.callgate) : undefined;
-    const vals = peers.map((p) => (s[p] ? get(s[p]) : undefined));
+    const vals = columns.map((p) => (s[p] ? get(s[p]) : undefined));
     const label = key !== last ? title || key : '';
     last = key;
     lines.push(
-      `| ${[label, metric, better, fmt(cg, digits), ...vals.map((v) => fmt(v, digits)), ...vals.map((v) => ratio(cg, v))].join(' | ')} |`,
+      `| ${[label, metric, better, fmt(cg, digits), ...vals.map((v) => fmt(v, digits)), ...vals.slice(0, peers.length).map((v) => ratio(cg, v))].join(' | ')} |`,
     );
   }
   const m = out.machine;
@@ -162,6 +165,7 @@ export function renderTable(out) {
   return [
     `Callgate benchmark, ${out.mode} run, ${out.date} (${out.seconds} s)`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}, after ${(m.loadAverageAfter ?? []).join(' / ')}${m.stealPercent ? `; hypervisor steal during the run ${m.stealPercent.serverCpu}% on the server's CPU, ${m.stealPercent.generatorCpu}% on the generator's` : ''}`,
+    ...(m.pauses ? [pausesLine(m)] : []),
     ...(starved(out.scenarios).length
       ? [
           '',
@@ -183,6 +187,29 @@ export function renderTable(out) {
 }
 
 /**
+ * The host's pauses (lib/pauses.mjs) as one line: busy loops on both CPUs, before and after.
+ *
+ * @param {any} m the run's machine
+ */
+function pausesLine(m) {
+  /** @param {any} p */
+  const one = (p) =>
+    p
+      ? [m.serverCpu, m.generatorCpu]
+          .filter((cpu, i, a) => a.indexOf(cpu) === i && p[cpu])
+          .map(
+            (cpu) =>
+              `CPU ${cpu} lost ${fmt(p[cpu].lostMsPerSecond, 1)} ms/s (longest ${fmt(p[cpu].longestMs, 1)} ms)`,
+          )
+          .join(', ')
+      : 'not measured';
+  return (
+    `Host pauses seen by a busy loop on each CPU, both busy at once: before the run ${one(m.pauses.before)}; ` +
+    `after ${one(m.pauses.after)}. They land on whichever server runs at the time and show in its tail latency.`
+  );
+}
+
+/**
  * Closed-loop measurements whose server did not get (or need) most of its core.
  *
  * @param {any} sc
@@ -193,6 +220,7 @@ function starved(sc) {
   for (const key of ['relay', 'relay_w4', 'fanout_10', 'fanout_100'])
     for (const [server, r] of Object.entries(sc[key] ?? {}))
       if (
+        server !== 'ceiling' &&
         typeof (/** @type {any} */ (r).serverCpuUtil) === 'number' &&
         /** @type {any} */ (r).serverCpuUtil < 0.8
       )
@@ -237,7 +265,10 @@ export function evaluateGoals(sc) {
           s === undefined ? 'Socket.IO not run' : `Socket.IO ${s} ms`,
           p === undefined ? 'PeerJS not run' : `PeerJS ${p} ms`,
         ].join(', ') +
-        (s === undefined || p === undefined ? ' (judged only against the peers run)' : ''),
+        (s === undefined || p === undefined ? ' (judged only against the peers run)' : '') +
+        (o.ceiling
+          ? `; the generator against a bare relay (its floor here): p99 ${o.ceiling.latencyMs.p99} ms`
+          : ''),
     );
   }
   const mem = sc.memory?.callgate?.steps?.at(-1);

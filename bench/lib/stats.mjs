@@ -21,7 +21,7 @@ export class Samples {
     this.dropped = 0;
   }
 
-  /** @returns {{ n: number, p50: number, p99: number, p999: number, max: number }} */
+  /** @returns {{ n: number, p50: number, p90: number, p99: number, p999: number, max: number }} */
   summary() {
     const v = this.values.subarray(0, this.count).sort();
     /** @param {number} q */
@@ -29,6 +29,7 @@ export class Samples {
     return {
       n: this.count + this.dropped,
       p50: round(at(0.5)),
+      p90: round(at(0.9)),
       p99: round(at(0.99)),
       p999: round(at(0.999)),
       max: round(v.length === 0 ? NaN : v[v.length - 1]),
