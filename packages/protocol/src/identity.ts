@@ -10,8 +10,30 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const TOKEN_KINDS = ['user', 'agent', 'service'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
-/** `{ "<room>": ["join", "publish", ...] }`: exact room names, no wildcards. */
+/**
+ * `{ "<room>": ["join", "publish", ...] }`: exact room names, no wildcards. Room names may be
+ * spelled like `Object.prototype` members (`constructor`, `toString`, `__proto__`), so grants
+ * are read with {@link roomGrant} and written with {@link grantRoom}, never by indexing.
+ */
 export type RoomGrants = Record<string, Permission[]>;
+
+/** The permissions `rooms` grants in `room`: own entries only, never an inherited member. */
+export function roomGrant(rooms: RoomGrants, room: string): Permission[] | undefined {
+  return Object.hasOwn(rooms, room) ? rooms[room] : undefined;
+}
+
+/**
+ * Grants `permissions` in `room` as an own, enumerable entry (an assignment to `__proto__`
+ * would set the object's prototype instead, and the grant would vanish from its JSON).
+ */
+export function grantRoom(rooms: RoomGrants, room: string, permissions: Permission[]): void {
+  Object.defineProperty(rooms, room, {
+    value: permissions,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
 
 export const MAX_METADATA_BYTES = 4096;
 export const MAX_ROOMS_PER_TOKEN = 100;

@@ -20,6 +20,8 @@ export {
   isPlainObject,
   isHttpToken,
   utf8Length,
+  roomGrant,
+  grantRoom,
   type Permission,
   type TokenKind,
   type RoomGrants,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  grantRoom,
   MAX_METADATA_BYTES,
   MAX_ROOMS_PER_TOKEN,
   isOpaqueId,
@@ -164,7 +165,7 @@ function mapRooms(p: Record<string, unknown>, config: TrustedIssuerConfig): Room
   if (r.from === 'none') return {};
   if (r.from === 'grant') {
     const out: RoomGrants = {};
-    for (const [room, perms] of Object.entries(r.grant)) out[room] = [...perms];
+    for (const [room, perms] of Object.entries(r.grant)) grantRoom(out, room, [...perms]);
     return out;
   }
   const v = claimAt(p, r.claim);
@@ -180,7 +181,7 @@ function mapRooms(p: Record<string, unknown>, config: TrustedIssuerConfig): Room
     for (const [room, perms] of entries) {
       if (!isRoomName(room) || !Array.isArray(perms) || !perms.every(isPermission))
         throw bad('is not a { room: [permissions] } map');
-      out[room] = [...new Set(perms as Permission[])];
+      grantRoom(out, room, [...new Set(perms as Permission[])]);
     }
     return out;
   }
@@ -192,7 +193,7 @@ function mapRooms(p: Record<string, unknown>, config: TrustedIssuerConfig): Room
   for (const item of items) {
     if (typeof item !== 'string' || !item.startsWith(r.prefix)) continue;
     const room = item.slice(r.prefix.length);
-    if (isRoomName(room)) out[room] = [...r.permissions];
+    if (isRoomName(room)) grantRoom(out, room, [...r.permissions]);
   }
   if (Object.keys(out).length > MAX_ROOMS_PER_TOKEN)
     throw bad(`names over ${MAX_ROOMS_PER_TOKEN} rooms`);

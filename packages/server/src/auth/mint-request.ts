@@ -1,4 +1,5 @@
 import {
+  grantRoom,
   CallgateError,
   MAX_METADATA_BYTES,
   MAX_ROOMS_PER_TOKEN,
@@ -97,7 +98,7 @@ function parseRooms(rooms: unknown): RoomGrants {
       if (!isPermission(p))
         throw new CallgateError('invalid_permission', undefined, { field: `rooms.${room}[${i}]` });
     });
-    out[room] = [...new Set(perms as Permission[])];
+    grantRoom(out, room, [...new Set(perms as Permission[])]);
   }
   return out;
 }

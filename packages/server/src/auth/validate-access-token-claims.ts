@@ -1,4 +1,5 @@
 import {
+  grantRoom,
   ACCESS_TOKEN_TYP,
   isOpaqueId,
   isPermission,
@@ -137,7 +138,7 @@ function toClaims(
     for (const [room, perms] of Object.entries(p.rooms)) {
       if (!isRoomName(room) || !Array.isArray(perms) || !perms.every(isPermission))
         throw bad('rooms');
-      rooms[room] = [...new Set(perms as Permission[])];
+      grantRoom(rooms, room, [...new Set(perms as Permission[])]);
     }
   }
   if (p.md !== undefined && !isPlainObject(p.md)) throw bad('md');

@@ -4,6 +4,7 @@
  * the validator for every list item and {@link trustedIssuerProblems} across the list.
  */
 import {
+  grantRoom,
   MAX_ROOMS_PER_TOKEN,
   PERMISSIONS,
   TOKEN_KINDS,
@@ -281,7 +282,7 @@ function parseRooms(v: unknown, bad: Fail): RoomsMapping | undefined {
         continue;
       }
       const p = parsePermissions(perms, `rooms.grant.${room}`, bad);
-      if (p) grant[room] = p;
+      if (p) grantRoom(grant, room, p);
       else ok = false;
     }
     return ok ? { from: 'grant', grant } : undefined;

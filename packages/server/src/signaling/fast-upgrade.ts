@@ -14,7 +14,7 @@ export type UpgradeRequest = Pick<
 /**
  * An upgrade request read by {@link parseUpgradeHead}. `headers` is built on first use, with
  * Node's rule for the headers the upgrade handler reads (`origin`, `x-forwarded-for`):
- * repeated lines joined with ", ".
+ * repeated lines joined with ", ", in an object without a prototype.
  */
 export class FastUpgradeRequest implements UpgradeRequest {
   readonly method = 'GET';
@@ -28,7 +28,9 @@ export class FastUpgradeRequest implements UpgradeRequest {
 
   get headers(): IncomingHttpHeaders {
     if (this.#headers === undefined) {
-      const h: Record<string, string> = {};
+      // No prototype, as Node's own `headers`: a header named `constructor` or `__proto__`
+      // is a header like any other.
+      const h = Object.create(null) as Record<string, string>;
       for (let i = 0; i < this.rawHeaders.length; i += 2) {
         const name = (this.rawHeaders[i] as string).toLowerCase();
         const value = this.rawHeaders[i + 1] as string;

@@ -1,4 +1,9 @@
-import type { AccessTokenClaims, Permission, ServerMessage } from '@callgate/protocol';
+import {
+  roomGrant,
+  type AccessTokenClaims,
+  type Permission,
+  type ServerMessage,
+} from '@callgate/protocol';
 import type { WireSocket } from './websocket.js';
 
 /**
@@ -86,7 +91,7 @@ export class Peer {
 
   /** The permissions the current token grants in `room` (empty when none). */
   permissions(room: string): ReadonlySet<Permission> {
-    return new Set(this.claims.rooms[room] ?? []);
+    return new Set(roomGrant(this.claims.rooms, room) ?? []);
   }
 
   /** `metadata` as JSON, or undefined when empty: serialized once, not per message. */
@@ -102,9 +107,24 @@ export class Peer {
   #mdFor: Record<string, unknown> | undefined;
   #mdJson: string | undefined;
 
+  /**
+   * Whether the current token grants `permission` in `room`: checked on every message, so the
+   * last room's grant is kept (a peer sends to one room again and again, and every token's
+   * `rooms` has a shape of its own: a keyed lookup in it is megamorphic). The cache holds for
+   * one `claims` object; a refresh replaces the object and so empties it.
+   */
   can(room: string, permission: Permission): boolean {
-    return this.claims.rooms[room]?.includes(permission) ?? false;
+    if (room !== this.#canRoom || this.claims !== this.#canClaims) {
+      this.#canClaims = this.claims;
+      this.#canRoom = room;
+      this.#canGrant = roomGrant(this.claims.rooms, room);
+    }
+    return this.#canGrant !== undefined && this.#canGrant.includes(permission);
   }
+
+  #canClaims: AccessTokenClaims | undefined;
+  #canRoom: string | undefined;
+  #canGrant: readonly Permission[] | undefined;
 
   /** Records an id, forgetting the oldest past {@link REPLAY_WINDOW}. */
   rememberId(id: string): void {

@@ -68,6 +68,54 @@ describe('E. signaling authorization', () => {
     outsider.close();
   });
 
+  test('S62b room names spelled like Object.prototype members are rooms like any other', async () => {
+    // Valid room names ([A-Za-z0-9._:-]) include `constructor`, `toString` and `__proto__`: a
+    // grant lookup that reads inherited properties would find a function (an internal error,
+    // logged at error level on every such message), and an assignment to `__proto__` would
+    // set the grants' prototype instead of granting the room.
+    const inherited = ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'];
+    const outsider = await connect({ lobby: ALL_PERMS });
+    for (const room of inherited) {
+      assert.equal(code(await outsider.request({ type: 'join', room })), 'forbidden', room);
+      assert.equal(
+        code(await outsider.request({ type: 'publish', room, data: 'x' })),
+        'forbidden',
+        room,
+      );
+    }
+    outsider.close();
+
+    // Granted, they work; `__proto__` is an own entry of the token's `rooms`, and `length`
+    // (an array's property, were the grants' prototype an array) is still not granted.
+    const { token } = await server.mint({
+      sub: `u-${randomId(4)}`,
+      rooms: { ['__proto__']: ALL_PERMS, constructor: ['join'] },
+    });
+    const payload = JSON.parse(
+      Buffer.from(token.split('.')[1] as string, 'base64url').toString('utf8'),
+    ) as { rooms: Record<string, string[]> };
+    assert.deepEqual(Object.keys(payload.rooms).sort(), ['__proto__', 'constructor']);
+    const insider = (await connectClient(server.wsUrl, token)).client;
+    const second = await connect({ ['__proto__']: ALL_PERMS });
+    assert.equal((await insider.request({ type: 'join', room: '__proto__' })).type, 'ack');
+    assert.equal((await second.request({ type: 'join', room: '__proto__' })).type, 'ack');
+    assert.equal(
+      (await insider.request({ type: 'publish', room: '__proto__', data: 'hi' })).type,
+      'ack',
+    );
+    const got = await second.next('message');
+    assert.equal((got as { room?: string }).room, '__proto__');
+    assert.equal((await insider.request({ type: 'join', room: 'constructor' })).type, 'ack');
+    assert.equal(
+      code(await insider.request({ type: 'publish', room: 'constructor', data: 'x' })),
+      'forbidden',
+    );
+    assert.equal(code(await insider.request({ type: 'join', room: 'length' })), 'forbidden');
+    assert.equal((await peersOf('__proto__')).length, 2);
+    insider.close();
+    second.close();
+  });
+
   test('S63 another tenant: the tenant comes only from the token (field, case, homoglyph, ../)', async () => {
     const room = `shared-${randomId(4)}`;
     const acme = await connect({ [room]: ALL_PERMS });

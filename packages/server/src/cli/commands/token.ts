@@ -1,4 +1,11 @@
-import { CallgateError, isTenantName, PERMISSIONS } from '@callgate/protocol';
+import {
+  CallgateError,
+  grantRoom,
+  isTenantName,
+  PERMISSIONS,
+  type Permission,
+  type RoomGrants,
+} from '@callgate/protocol';
 import { parse, UsageError } from '../args.js';
 import { openCliContext } from '../context.js';
 import type { Command } from '../io.js';
@@ -24,10 +31,12 @@ export const tokenCommand: Command = async (argv, io) => {
   if (values.tenant === undefined || !isTenantName(values.tenant))
     throw new UsageError(`--tenant is required\n${TOKEN_USAGE}`);
   if (values.sub === undefined) throw new UsageError(`--sub is required\n${TOKEN_USAGE}`);
-  const rooms: Record<string, string[]> = {};
+  const rooms: RoomGrants = {};
   for (const spec of values.room ?? []) {
     const [room, perms] = spec.split('=', 2) as [string, string | undefined];
-    rooms[room] = perms === undefined ? [...PERMISSIONS] : perms.split(',').filter(Boolean);
+    // Checked with the rest of the request by parseMintRequest below.
+    const list = perms === undefined ? [...PERMISSIONS] : perms.split(',').filter(Boolean);
+    grantRoom(rooms, room, list as Permission[]);
   }
   let metadata: unknown;
   if (values.metadata !== undefined) {

@@ -156,6 +156,8 @@ describe('mapExternalClaims', () => {
       a: ['join', 'send'],
     });
     assert.deepEqual(map({}, m).rooms, {});
+    const own = map({ [ROOMS]: JSON.parse('{"__proto__":["join"]}') as unknown }, m).rooms;
+    assert.equal(JSON.stringify(own), '{"__proto__":["join"]}');
     for (const bad of [['a'], { '*': ['join'] }, { a: ['admin'] }, { a: 'join' }, 'a'])
       refused(
         () => map({ [ROOMS]: bad }, m),
@@ -178,6 +180,11 @@ describe('mapExternalClaims', () => {
       'token_invalid',
       'claim scope is not a list of room names',
     );
+    // Room names spelled like Object.prototype members are granted as own entries.
+    const odd = map({ groups: ['__proto__', 'constructor'] }, list).rooms;
+    assert.deepEqual(Object.keys(odd), ['__proto__', 'constructor']);
+    assert.equal(JSON.stringify(odd), '{"__proto__":["join"],"constructor":["join"]}');
+    assert.equal(Object.getPrototypeOf(odd), Object.prototype);
     const many = Array.from({ length: 101 }, (_, i) => `r${i}`);
     refused(
       () => map({ groups: many }, list),

@@ -166,6 +166,21 @@ test('a plain upgrade is read by the fast path; its remote address and headers a
   }
 });
 
+test('headers named like Object.prototype members are headers like any other (as in Node)', async () => {
+  const s = await interceptingServer();
+  try {
+    const head = `GET ${PATH} HTTP/1.1\r\n${BASE}Constructor: c\r\n__proto__: p\r\n\r\ntail`;
+    assert.match(await s.exchange([head]), /^HTTP\/1.1 418/);
+    const req = s.fast[0]!;
+    assert.equal(req.headers.constructor, 'c');
+    assert.equal(req.headers['__proto__'], 'p');
+    assert.equal(Object.getPrototypeOf(req.headers), null);
+    assert.equal(req.headers.origin, undefined);
+  } finally {
+    await s.close();
+  }
+});
+
 test('other requests reach Node unchanged: HTTP with keep-alive, split heads, odd upgrades', async () => {
   const s = await interceptingServer();
   try {
