@@ -50,7 +50,7 @@ const P = SMOKE
       warmupMs: 300,
       measureMs: 900,
       windows: 3,
-      latencyWindows: 3,
+      openRounds: 1,
       pauseProbeMs: 300,
       httpSeconds: 1,
       httpConnections: 4,
@@ -68,7 +68,7 @@ const P = SMOKE
       warmupMs: 1500,
       measureMs: 6000,
       windows: 3,
-      latencyWindows: 5,
+      openRounds: 2,
       pauseProbeMs: 3000,
       httpSeconds: 8,
       httpConnections: 32,
@@ -273,27 +273,44 @@ async function measureWindow(
   await sleep(P.warmupMs);
   // Consecutive windows; the median one (by throughput, or by p99 for the open loop) is
   // reported, so one stall caused by another process or by the host (see pauses.mjs) does not
-  // decide a figure. A p99 is the more fragile figure, so the open loop measures five windows.
-  const count = by === 'latency' ? P.latencyWindows : P.windows;
+  // decide a figure. Every window is kept in the JSON.
   const windows = await profiled(s, label, async () => {
     const out = [];
-    for (let i = 0; i < count; i++) out.push(await measureNow(s, g, P.measureMs / P.windows));
+    for (let i = 0; i < P.windows; i++) out.push(await measureNow(s, g, P.measureMs / P.windows));
     return out;
   });
-  const key = (/** @type {Awaited<ReturnType<typeof measureNow>>} */ w) =>
-    by === 'latency' ? w.latencyMs.p99 : w.perSecond;
+  return { ...medianWindow(windows, by), windows };
+}
+
+/** @typedef {Awaited<ReturnType<typeof measureNow>>} Window */
+
+/**
+ * The median of `windows` by throughput, or by p99 for a latency scenario.
+ *
+ * @param {Window[]} windows
+ * @param {'throughput' | 'latency'} by
+ * @returns {Window}
+ */
+function medianWindow(windows, by) {
+  const key = (/** @type {Window} */ w) => (by === 'latency' ? w.latencyMs.p99 : w.perSecond);
   const sorted = [...windows].sort((a, b) => key(a) - key(b));
-  const median = /** @type {Awaited<ReturnType<typeof measureNow>>} */ (
-    sorted[Math.floor(sorted.length / 2)]
-  );
+  return /** @type {Window} */ (sorted[Math.floor(sorted.length / 2)]);
+}
+
+/**
+ * Another round of a latency scenario for the same server: the windows of every round
+ * together, and their median.
+ *
+ * @param {any} before the result so far
+ * @param {any} next this round's
+ */
+function mergeRounds(before, next) {
+  const windows = [...before.windows, ...next.windows];
   return {
-    ...median,
-    windows: windows.map((w) => ({
-      perSecond: w.perSecond,
-      serverUsPerMessage: w.serverUsPerMessage,
-      serverCpuUtil: w.serverCpuUtil,
-      p99: w.latencyMs.p99,
-    })),
+    ...next,
+    ...medianWindow(windows, 'latency'),
+    windows,
+    rounds: (before.rounds ?? 1) + 1,
   };
 }
 
@@ -797,8 +814,12 @@ async function main() {
     for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
   if (want('openloop'))
     for (const rate of P.openRates)
-      for (const s of withCeiling)
-        plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
+      // Rounds interleaved across the servers (C P S B C P S B): a p99 is the figure a host's
+      // pauses move most, and pauses come and go over minutes, so each server's windows are
+      // spread over the same stretch of time instead of each server getting its own minute.
+      for (let round = 0; round < P.openRounds; round++)
+        for (const s of withCeiling)
+          plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
   if (want('fanout'))
     for (const size of P.fanoutSizes)
       for (const s of ws) plan.push([`fanout_${size}`, s, () => scenarioFanout(s, size)]);
@@ -815,7 +836,8 @@ async function main() {
     process.stderr.write(`${scenario} ${server} ... `);
     try {
       const r = await fn();
-      (results.scenarios[scenario] ??= {})[server] = r;
+      const before = (results.scenarios[scenario] ??= {})[server];
+      results.scenarios[scenario][server] = before ? mergeRounds(before, r) : r;
       process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
     } catch (err) {
       const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);

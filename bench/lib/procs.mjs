@@ -95,9 +95,15 @@ export class Child {
     return /** @type {number} */ (this.proc.pid);
   }
 
-  /** @param {object} m */
+  /**
+   * Sends `m` if the channel is open. A child that is exiting can close its end while
+   * `connected` still reads true; the write then fails (EPIPE), which is ignored here: its
+   * `exited` promise reports the exit.
+   *
+   * @param {object} m
+   */
   send(m) {
-    if (this.proc.connected) this.proc.send(m);
+    if (this.proc.connected) this.proc.send(m, () => {});
   }
 
   /**
