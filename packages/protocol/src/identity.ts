@@ -1,6 +1,7 @@
 /**
  * Identity and scope primitives shared by the server and the SDK (design.md "Identity model").
  */
+import { own } from './parse-support.js';
 
 /** The permissions a token can grant in a room. Nothing else is ever granted. */
 export const PERMISSIONS = ['join', 'publish', 'send', 'presence'] as const;
@@ -19,7 +20,7 @@ export type RoomGrants = Record<string, Permission[]>;
 
 /** The permissions `rooms` grants in `room`: own entries only, never an inherited member. */
 export function roomGrant(rooms: RoomGrants, room: string): Permission[] | undefined {
-  return Object.hasOwn(rooms, room) ? rooms[room] : undefined;
+  return own(rooms, room);
 }
 
 /**

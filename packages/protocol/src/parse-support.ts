@@ -1,9 +1,9 @@
 import type { ParseError, ParseErrorCode } from './messages.js';
 
-/** Internal to the parsers (not exported from the package). */
+/** Internal to the package (not exported from it): the parsers and identity.ts. */
 
 /** Own properties only: an inherited (or polluted) `Object.prototype` key is never read. */
-export function own(obj: Record<string, unknown>, key: string): unknown {
+export function own<T>(obj: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 

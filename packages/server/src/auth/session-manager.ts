@@ -1,4 +1,4 @@
-import { CallgateError, type RoomGrants } from '@callgate/protocol';
+import { CallgateError, roomGrant, type RoomGrants } from '@callgate/protocol';
 import type { Services } from '../services.js';
 import type { SessionCredentialMatch, SessionFamily, SessionGrants } from '../store/store.js';
 import type { SessionCredentialKind } from '../store/store.js';
@@ -225,7 +225,7 @@ export type SessionManager = ReturnType<typeof createSessionManager>;
 function narrowRooms(granted: RoomGrants, requested: RoomGrants | undefined): RoomGrants {
   if (requested === undefined) return granted;
   for (const [room, perms] of Object.entries(requested)) {
-    const allowed = Object.hasOwn(granted, room) ? granted[room]! : [];
+    const allowed = roomGrant(granted, room) ?? [];
     for (const p of perms)
       if (!allowed.includes(p))
         throw new CallgateError('invalid_scope', `The session does not grant ${p} in ${room}`, {
