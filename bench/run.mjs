@@ -186,9 +186,27 @@ async function profiled(s, label, fn) {
   }
 }
 
+/**
+ * The generator's young generation, fixed (MB per semi-space). Left to V8, its size follows what
+ * survived the generator's setup: Callgate's job message carries an access token per
+ * connection, which grew it to 16 MB, while for the peers it stayed at 8 MB. A scavenge of the
+ * larger one stopped the generator about twice as long (1.6–2.8 ms against 1.0–1.5, as often
+ * per byte), and every message in flight meanwhile showed it in its latency: the instrument
+ * measured Callgate's open-loop tail with a slower clock than the peers'. Fixed, the generator
+ * collects garbage alike whichever server it drives.
+ */
+const GEN_SEMI_SPACE_MB = 8;
+
 /** @param {object} job */
 async function startGenerator(job) {
-  const g = new Child('generator', ['bench/generator.mjs'], { cpu: GEN_CPU, cwd: ROOT });
+  // BENCH_GEN_ARGS: extra node flags for the generators (e.g. --trace-gc), for diagnosis.
+  const extra = process.env.BENCH_GEN_ARGS?.split(' ').filter(Boolean) ?? [];
+  const flags = [
+    `--min-semi-space-size=${GEN_SEMI_SPACE_MB}`,
+    `--max-semi-space-size=${GEN_SEMI_SPACE_MB}`,
+    ...extra,
+  ];
+  const g = new Child('generator', [...flags, 'bench/generator.mjs'], { cpu: GEN_CPU, cwd: ROOT });
   try {
     await g.request({ type: 'job', job: { maxLifetimeMs: 300_000, ...job } }, 'ready', 120_000);
     return g;
