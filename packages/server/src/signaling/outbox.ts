@@ -25,26 +25,52 @@ export function encodeTextFrame(text: string): Buffer {
 
 /** Where an outbox writes: the socket under a peer's WebSocket. */
 export interface OutboxTarget {
-  /** Frames queued in this turn of the event loop, or null when none are. */
+  /** Frames queued and not yet written, or null when none are. */
   out: Buffer[] | null;
 }
 
+export interface OutboxOptions {
+  /** Under load, the longest a queued frame waits for the rest of the turn's socket reads. */
+  maxDelayMs: number;
+  /**
+   * The event loop's utilization (0–1) since the previous call; called every
+   * {@link OUTBOX_SAMPLE_MS}. Defaults to Node's `performance.eventLoopUtilization()`.
+   */
+  utilization?: () => number;
+}
+
+/** How often the outbox looks at the event loop's load to choose when to write. */
+export const OUTBOX_SAMPLE_MS = 100;
+/** Event-loop utilization above which frames are held for the rest of the turn... */
+export const BATCH_ABOVE = 0.6;
+/** ...and below which they are written at the end of the socket read that made them. */
+export const EAGER_BELOW = 0.4;
+
 /**
- * Coalesces the frames written to each socket in one turn of the event loop into one write
- * (one syscall), and encodes a frame sent to many sockets (a room broadcast) once.
+ * Writes the frames for each socket in as few writes as the server's load calls for, and
+ * encodes a frame sent to many sockets (a room broadcast) once.
  *
  * The kernel side of a loopback or TCP write costs several microseconds whatever its size, so
- * several messages for one peer read in the same turn (a burst of trickle-ICE candidates, a
- * room's broadcasts) cost one write instead of several, and writes made back to back are
- * cheaper than writes spread out. Frames are flushed in `setImmediate`, after the poll phase
- * has handled every socket that was readable. A long turn (a backlog after a GC pause, a busy
- * server) would make the first frames wait for the whole of it, so the server also calls
- * {@link Outbox.flushIfOlder} after each socket read: frames never wait for more than
- * `maxDelayMs` of other work.
+ * under load it pays to hold frames: several messages for one peer handled in the same turn of
+ * the event loop (a burst of trickle-ICE candidates, a room's broadcasts, a backlog) then cost
+ * one write instead of several, and writes made back to back are cheaper than writes spread
+ * out. With headroom there is nothing to gain from holding a frame and its latency to lose: a
+ * frame waits for every other socket read in the turn. So the outbox has two modes, chosen
+ * from the event loop's utilization, sampled every {@link OUTBOX_SAMPLE_MS} with hysteresis
+ * (like Nagle's algorithm, which holds data only while earlier data is unacknowledged):
  *
- * Frames go straight to the TCP socket (websocket.ts writes only control frames, in call order
- * with these), and nothing is written after a close frame ({@link Outbox.flushOne} is called
- * before every close).
+ * - **eager** (utilization below {@link EAGER_BELOW}): the frames a socket read produced are
+ *   written when that read has been handled ({@link Outbox.readDone}): the frames of one read
+ *   for one socket still leave in one write;
+ * - **batched** (above {@link BATCH_ABOVE}): frames are written in `setImmediate`, after the
+ *   poll phase has handled every socket that was readable; a long turn (a backlog after a GC
+ *   pause, a busy server) would make the first frames wait for the whole of it, so
+ *   {@link Outbox.readDone} writes them once the oldest has waited `maxDelayMs`.
+ *
+ * Frames made outside a socket read (timers, a handler resuming after an await) are written in
+ * `setImmediate` in both modes. Frames go straight to the TCP socket (websocket.ts writes only
+ * control frames, in call order with these), and nothing is written after a close frame
+ * ({@link Outbox.flushOne} is called before every close).
  */
 export class Outbox<T extends OutboxTarget> {
   #dirty: T[] = [];
@@ -54,14 +80,39 @@ export class Outbox<T extends OutboxTarget> {
   #since = 0;
   #lastText: string | undefined;
   #lastFrame: Buffer | undefined;
+  #eager = true;
   readonly #write: (target: T, data: Buffer) => void;
+  readonly #maxDelayMs: number;
+  readonly #utilization: () => number;
+  readonly #sampler: NodeJS.Timeout;
 
   /**
    * @param write writes one buffer to the target's socket (or drops it when the socket is no
    *   longer open) and applies back-pressure policy.
    */
-  constructor(write: (target: T, data: Buffer) => void) {
+  constructor(write: (target: T, data: Buffer) => void, options: OutboxOptions) {
+    if (!(options.maxDelayMs >= 0)) throw new RangeError('"maxDelayMs" must be a number >= 0');
     this.#write = write;
+    this.#maxDelayMs = options.maxDelayMs;
+    this.#utilization = options.utilization ?? loopUtilization();
+    this.#sampler = setInterval(() => this.sample(), OUTBOX_SAMPLE_MS);
+    this.#sampler.unref();
+  }
+
+  /** True while frames are written at the end of the read that made them (light load). */
+  get eager(): boolean {
+    return this.#eager;
+  }
+
+  /** Looks at the event loop's load and picks the mode (called every OUTBOX_SAMPLE_MS). */
+  sample(): void {
+    const u = this.#utilization();
+    if (this.#eager ? u > BATCH_ABOVE : u < EAGER_BELOW) this.#eager = !this.#eager;
+  }
+
+  /** Stops sampling the load (the server is closing). */
+  stop(): void {
+    clearInterval(this.#sampler);
   }
 
   /** The wire frame of `text`; the same string sent to many peers in a row is encoded once. */
@@ -73,7 +124,7 @@ export class Outbox<T extends OutboxTarget> {
     return f;
   }
 
-  /** Queues a frame for the target; it is written at the end of this turn of the loop. */
+  /** Queues a frame for the target; see the class comment for when it is written. */
   push(target: T, frame: Buffer): void {
     if (target.out === null) {
       target.out = [frame];
@@ -86,9 +137,13 @@ export class Outbox<T extends OutboxTarget> {
     } else target.out.push(frame);
   }
 
-  /** Writes everything queued now when the oldest frame has waited `maxDelayMs` or more. */
-  flushIfOlder(maxDelayMs: number): void {
-    if (this.#dirty.length > 0 && performance.now() - this.#since >= maxDelayMs) this.#flushNow();
+  /**
+   * A socket read has been handled: writes what is queued when the load is light, or, under
+   * load, when the oldest queued frame has waited `maxDelayMs` or more.
+   */
+  readDone(): void {
+    if (this.#dirty.length === 0) return;
+    if (this.#eager || performance.now() - this.#since >= this.#maxDelayMs) this.#flushNow();
   }
 
   /** Writes the target's queued frames now (before a close frame, or when it leaves). */
@@ -116,10 +171,21 @@ export class Outbox<T extends OutboxTarget> {
     for (let i = 0; i < dirty.length; i++) this.flushOne(dirty[i] as T);
     dirty.length = 0;
     this.#spare = dirty;
-    // The last broadcast's frame is not kept alive past the turn that sent it.
+    // The last broadcast's frame is not kept alive past the batch that sent it.
     this.#lastText = undefined;
     this.#lastFrame = undefined;
   }
+}
+
+/** The event loop's utilization between calls, from Node's own idle/active accounting. */
+function loopUtilization(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return u;
+  };
 }
 
 /** True when `socket` can still take writes. */

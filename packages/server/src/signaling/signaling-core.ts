@@ -36,8 +36,9 @@ export const SIGNAL_PATH = '/v1/signal';
 /** How long a closing socket may take to finish its close handshake before it is terminated. */
 const CLOSE_TIMEOUT_MS = 2000;
 /**
- * How long a queued frame may wait for the rest of the turn's socket reads before it is
- * written (outbox.ts): long enough to coalesce a burst, short enough not to show in latency.
+ * Under load, how long a queued frame may wait for the rest of the turn's socket reads before
+ * it is written (outbox.ts): long enough to coalesce a burst, short enough not to show in
+ * latency. With headroom frames are written at the end of the read that made them.
  */
 const MAX_WRITE_DELAY_MS = 0.2;
 /** `Retry-After` (seconds) for handshakes refused while the event loop lags (catalogue H87). */
@@ -65,8 +66,10 @@ export class SignalingCore {
   /** Live sockets plus handshakes in progress, per client address (catalogue D60). */
   readonly #byIp = new Map<string, number>();
   readonly #lag: LagMonitor | undefined;
-  /** Frames coalesced per socket per turn of the event loop (outbox.ts). */
-  readonly #outbox = new Outbox<Peer>((peer, data) => this.#writeNow(peer, data));
+  /** Frames coalesced per socket: per read with headroom, per turn under load (outbox.ts). */
+  readonly #outbox = new Outbox<Peer>((peer, data) => this.#writeNow(peer, data), {
+    maxDelayMs: MAX_WRITE_DELAY_MS,
+  });
   #pending = 0;
 
   constructor(services: Services, bus: Bus) {
@@ -438,8 +441,9 @@ export class SignalingCore {
       const peer = ws.owner as Peer;
       if (peer.socket === ws) peer.awaitingPongSince = 0;
     },
-    // Frames wait at most MAX_WRITE_DELAY_MS for the rest of a long turn (outbox.ts).
-    wireRead: () => this.#outbox.flushIfOlder(MAX_WRITE_DELAY_MS),
+    // With headroom the read's frames leave now; under load they wait at most
+    // MAX_WRITE_DELAY_MS for the rest of a long turn (outbox.ts).
+    wireRead: () => this.#outbox.readDone(),
     // A socket that is no longer its peer's, or whose peer is closing, closes itself.
     wireFailure: (ws, code, reason) => {
       const peer = ws.owner as Peer;
@@ -878,6 +882,7 @@ export class SignalingCore {
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
     this.#lag?.stop();
+    this.#outbox.stop();
     for (const peer of [...this.#peers.values()]) {
       peer.socket?.terminate();
       await this.#remove(peer);
