@@ -190,10 +190,10 @@ async function profiled(s, label, fn) {
  * The generator's young generation, fixed (MB per semi-space). Left to V8, its size follows what
  * survived the generator's setup: Callgate's job message carries an access token per
  * connection, which grew it to 16 MB, while for the peers it stayed at 8 MB. A scavenge of the
- * larger one stopped the generator about twice as long (1.6–2.8 ms against 1.0–1.5, as often
- * per byte), and every message in flight meanwhile showed it in its latency: the instrument
- * measured Callgate's open-loop tail with a slower clock than the peers'. Fixed, the generator
- * collects garbage alike whichever server it drives.
+ * larger one stopped the generator for up to twice as long (1.5–2.8 ms against 1.0–1.5), and
+ * every message in flight meanwhile took that into its latency: Callgate's open-loop tail was
+ * measured with a slower instrument than the peers'. Fixed, the generator collects garbage
+ * alike whichever server it drives (BENCHMARKS.md, "Open loop").
  */
 const GEN_SEMI_SPACE_MB = 8;
 

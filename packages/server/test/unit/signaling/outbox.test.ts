@@ -116,7 +116,7 @@ test('frames queued outside a read are written at the end of the turn, in both m
 });
 
 test('under load: frames wait for the end of the turn, or maxDelayMs when the turn is long', async () => {
-  const { outbox, writes } = setup({ load: 1, maxDelayMs: 5 });
+  const { outbox, writes } = setup({ load: 1, maxDelayMs: 50 });
   assert.equal(outbox.eager, false);
   const a = target('a');
   const b = target('b');
@@ -139,7 +139,7 @@ test('under load: frames wait for the end of the turn, or maxDelayMs when the tu
   // A turn longer than maxDelayMs: the next read's end writes what has waited that long.
   writes.length = 0;
   outbox.push(a, outbox.encode('{"n":4}'));
-  const until = performance.now() + 6;
+  const until = performance.now() + 55;
   while (performance.now() < until); // a long turn
   outbox.push(b, outbox.encode('{"n":5}'));
   outbox.readDone();
@@ -175,6 +175,7 @@ test('the mode follows the load with hysteresis', () => {
 
 test('the default load probe reads the event loop: idle is eager, a blocked loop is batched', async () => {
   const outbox = new Outbox<Target>(() => {}, { maxDelayMs: 0.2 });
+  outbox.stop(); // only the samples taken here, each over a known interval
   await sleep(60);
   outbox.sample();
   assert.equal(outbox.eager, true, 'an idle loop');
