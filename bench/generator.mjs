@@ -49,6 +49,10 @@ let clients = [];
 let received = 0;
 let acks0 = 0;
 const latency = new Samples(4_000_000);
+/** Open loop: from when each message was actually sent (not scheduled) to its arrival. */
+const path = new Samples(4_000_000);
+/** Open loop: how late each message was sent (actual minus scheduled send time). */
+const lateness = new Samples(4_000_000);
 /** @type {(() => void) | null} */
 let startLoad = null;
 /** @type {(() => void) | null} */
@@ -70,6 +74,7 @@ async function handle(m) {
     life.unref();
     if (job.kind === 'connect' || job.kind === 'http') return send({ type: 'ready' });
     await setup();
+    settle();
     return send({ type: 'ready', connections: clients.length });
   }
   if (m.type === 'run') {
@@ -84,10 +89,17 @@ async function handle(m) {
     received = 0;
     acks0 = totalAcks();
     latency.reset();
+    path.reset();
+    lateness.reset();
     return send({ type: 'marked', at: performance.now() });
   }
   if (m.type === 'measure-stop') {
-    const result = { received, acks: totalAcks() - acks0, latency: latency.summary() };
+    const result = {
+      received,
+      acks: totalAcks() - acks0,
+      latency: latency.summary(),
+      ...(job.kind === 'openloop' ? { path: path.summary(), lateness: lateness.summary() } : {}),
+    };
     return send({ type: 'measured', at: performance.now(), result });
   }
   if (m.type === 'stop') {
@@ -95,6 +107,19 @@ async function handle(m) {
     for (const c of clients) c.ws.destroy();
     setTimeout(() => process.exit(0), 50);
   }
+}
+
+/**
+ * After the setup, before any load: drops the tokens (only the connects needed them) and runs a
+ * full collection (the harness starts generators with --expose-gc). Left alone, the generator's
+ * old generation reached V8's limit a few seconds into the load only when it had held
+ * Callgate's 2,000 tokens, and the mark-compact, with its incremental marking before it
+ * (4–6 ms), fell in a measured window: a pause of the instrument that the peers' runs did not
+ * have (BENCHMARKS.md, "Open loop").
+ */
+function settle() {
+  delete job.tokens;
+  /** @type {{ gc?: () => void }} */ (globalThis).gc?.();
 }
 
 function totalAcks() {
@@ -170,9 +195,16 @@ async function openMany(n, concurrency, times) {
 
 const PAD = 'x'.repeat(4096);
 
-/** @param {number} t */
-function data(t) {
-  return `{"t":${t.toFixed(3)},"p":"${PAD.slice(0, job.payloadBytes ?? 180)}"}`;
+/**
+ * A message's data: `t`, the time it was due to be sent (ms, performance.now()), padding, and
+ * in the open loop `s`, when it was actually sent (whole µs).
+ *
+ * @param {number} t
+ * @param {number} [sentAt]
+ */
+function data(t, sentAt) {
+  const s = sentAt === undefined ? '' : `"s":${Math.round(sentAt * 1000)},`;
+  return `{"t":${t.toFixed(3)},${s}"p":"${PAD.slice(0, job.payloadBytes ?? 180)}"}`;
 }
 
 /** @param {string} text */
@@ -259,7 +291,9 @@ function setupRelay(/** @type {Adapter} */ a) {
 function setupOpenLoop(/** @type {Adapter} */ a) {
   clients.forEach((c) => {
     c.onMessage = (text) => {
-      latency.add(performance.now() - stampOf(text));
+      const now = performance.now();
+      latency.add(now - stampOf(text));
+      path.add(now - intField(text, '"s":') / 1000);
       received++;
     };
   });
@@ -276,7 +310,10 @@ function setupOpenLoop(/** @type {Adapter} */ a) {
       while (sent < due) {
         const i = sent % n;
         const c = /** @type {Client} */ (clients[i]);
-        a.send(c, /** @type {Client} */ (clients[i ^ 1]).id, data(start + sent * interval));
+        const at = start + sent * interval;
+        const now = performance.now();
+        lateness.add(now - at);
+        a.send(c, /** @type {Client} */ (clients[i ^ 1]).id, data(at, now));
         sent++;
       }
     }, 1);

@@ -71,6 +71,16 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
     for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])
       assert.ok(num(k, 'received') > 0, `${k} delivered messages`);
+    // The open loop's latency split: from the actual send, and how late the generator sent. A
+    // message's latency from its actual send is at most that from its scheduled one.
+    const ol = results.scenarios.openloop_500?.callgate as
+      Record<string, { n: number; p50: number; p99: number } | undefined> | undefined;
+    const [sched, path, late] = [ol?.latencyMs, ol?.pathMs, ol?.sendLatenessMs];
+    assert.ok(sched && path && late, 'open loop latency, path and send lateness');
+    assert.ok(path.n > 0 && late.n > 0, 'open loop path and lateness sampled');
+    assert.ok(path.p50 <= sched.p50 + 0.001, `path p50 ${path.p50} > latency p50 ${sched.p50}`);
+    assert.ok(path.p99 <= sched.p99 + 0.001, `path p99 ${path.p99} > latency p99 ${sched.p99}`);
+    assert.ok(late.p50 >= 0, 'sent no earlier than scheduled');
     // The generator sends without `id`, as to PeerJS and Socket.IO: fire and forget, no ack.
     assert.equal(num('relay', 'acks'), 0, 'id-less sends are not acknowledged');
     assert.ok(num('turn', 'ok') > 0, 'TURN credentials served');

@@ -90,6 +90,10 @@ for (const rate of ['200', '500', '5000', '20000'])
     ],
     [`openloop_${rate}`, '', 'p99 ms', '↓', (r) => r.latencyMs?.p99, 2],
     [`openloop_${rate}`, '', 'p999 ms', '↓', (r) => r.latencyMs?.p999, 2],
+    // Where the latency above goes: from the actual send (server, kernel, the generator's
+    // receiving) and how late the generator sent (its 1 ms timer and its own pauses).
+    [`openloop_${rate}`, '', 'p99 ms from the actual send', '↓', (r) => r.pathMs?.p99, 2],
+    [`openloop_${rate}`, '', 'generator sent late by, p99 ms', '', (r) => r.sendLatenessMs?.p99, 2],
     [`openloop_${rate}`, '', 'server µs / message', '↓', (r) => r.serverUsPerMessage, 2],
   );
 for (const size of ['10', '100'])
