@@ -4,7 +4,8 @@
 //
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
 //                      [--out=DIR] [--cpu-prof] [--heap-snapshot] [--source] [--no-install]
-//                      [--connect-warmup=N] [--open-rates=N,...] [--memory-steps=N,...]
+//                      [--connect-warmup=N] [--open-rates=N,...] [--open-rounds=N]
+//                      [--memory-steps=N,...]
 //
 // Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
 // traffic stays on loopback. Server CPU is read from /proc/<pid>/stat around each measurement
@@ -50,7 +51,7 @@ const P = SMOKE
       warmupMs: 300,
       measureMs: 900,
       windows: 3,
-      openRounds: 1,
+      openRounds: /** @type {Record<number, number>} */ ({}),
       pauseProbeMs: 300,
       httpSeconds: 1,
       httpConnections: 4,
@@ -68,7 +69,9 @@ const P = SMOKE
       warmupMs: 1500,
       measureMs: 6000,
       windows: 3,
-      openRounds: 2,
+      // Rounds per rate: three at 20k/s, whose p99 has a goal and is the figure a host's pauses
+      // move most (nine windows per server), one at 5k/s.
+      openRounds: { 5000: 1, 20_000: 3 },
       pauseProbeMs: 3000,
       httpSeconds: 8,
       httpConnections: 32,
@@ -86,6 +89,14 @@ if (connectWarmup !== undefined && !(Number.isInteger(connectWarmup) && connectW
 // --open-rates=20000 runs the open loop at these rates only.
 const openRates = opt('open-rates');
 if (openRates) P.openRates = openRates.split(',').map(Number);
+// --open-rounds=N runs N interleaved rounds of the open loop at every rate.
+const openRoundsOpt = opt('open-rounds');
+const openRounds = openRoundsOpt === undefined ? undefined : Number(openRoundsOpt);
+if (openRounds !== undefined && !(Number.isInteger(openRounds) && openRounds >= 1))
+  throw new Error(`--open-rounds wants a whole number >= 1, got ${openRoundsOpt}`);
+/** @param {number} rate */
+const roundsAt = (rate) =>
+  openRounds ?? /** @type {Record<number, number>} */ (P.openRounds)[rate] ?? 1;
 
 /** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
 const SERVER_DEFS = {
@@ -840,7 +851,7 @@ async function main() {
       // Rounds interleaved across the servers (C P S B C P S B): a p99 is the figure a host's
       // pauses move most, and pauses come and go over minutes, so each server's windows are
       // spread over the same stretch of time instead of each server getting its own minute.
-      for (let round = 0; round < P.openRounds; round++)
+      for (let round = 0; round < roundsAt(rate); round++)
         for (const s of withCeiling)
           plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
   if (want('fanout'))
