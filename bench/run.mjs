@@ -207,9 +207,6 @@ async function profiled(s, label, fn) {
  * alike whichever server it drives (BENCHMARKS.md, "Open loop").
  */
 const GEN_SEMI_SPACE_MB = 8;
-// --expose-gc: once its connections are open, the generator drops what only the setup needed
-// (Callgate's tokens) and collects its heap in full (generator.mjs, `settle`), so that no
-// generator's mark-compact falls in a measured window.
 
 /** @param {object} job */
 async function startGenerator(job) {
@@ -218,6 +215,9 @@ async function startGenerator(job) {
   const flags = [
     `--min-semi-space-size=${GEN_SEMI_SPACE_MB}`,
     `--max-semi-space-size=${GEN_SEMI_SPACE_MB}`,
+    // Once its connections are open, the generator drops what only the setup needed (Callgate's
+    // tokens) and collects its heap in full (generator.mjs, `settle`), so that no generator's
+    // mark-compact falls in a measured window.
     '--expose-gc',
     ...extra,
   ];
