@@ -71,7 +71,7 @@ const P = SMOKE
       windows: 3,
       // Rounds per rate: three at 20k/s, whose p99 has a goal and is the figure a host's pauses
       // move most (nine windows per server), one at 5k/s.
-      openRounds: { 5000: 1, 20_000: 3 },
+      openRounds: /** @type {Record<number, number>} */ ({ 5000: 1, 20_000: 3 }),
       pauseProbeMs: 3000,
       httpSeconds: 8,
       httpConnections: 32,
@@ -95,8 +95,7 @@ const openRounds = openRoundsOpt === undefined ? undefined : Number(openRoundsOp
 if (openRounds !== undefined && !(Number.isInteger(openRounds) && openRounds >= 1))
   throw new Error(`--open-rounds wants a whole number >= 1, got ${openRoundsOpt}`);
 /** @param {number} rate */
-const roundsAt = (rate) =>
-  openRounds ?? /** @type {Record<number, number>} */ (P.openRounds)[rate] ?? 1;
+const roundsAt = (rate) => openRounds ?? P.openRounds[rate] ?? 1;
 
 /** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
 const SERVER_DEFS = {
