@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Child, cpuMicros, rssBytes, canPin } from './lib/procs.mjs';
+import { Child, cpuMicros, cpuSplitMicros, rssBytes, canPin } from './lib/procs.mjs';
 import { round } from './lib/stats.mjs';
 import { probePauses } from './lib/pauses.mjs';
 import { renderTable, evaluateGoals } from './lib/report.mjs';
@@ -420,13 +420,20 @@ async function scenarioConnect(/** @type {string} */ name) {
         ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
       }),
     );
-    const { cpu0, cpu1, gen, result } = await profiled(s, 'connect', async () => {
-      const cpu0 = cpuMicros(s.pid);
+    const { cpu0, cpu1, system, gen, result } = await profiled(s, 'connect', async () => {
+      const s0 = cpuSplitMicros(s.pid);
       const g0 = cpuMicros(g.pid);
       const t0 = performance.now();
       const { result } = await g.request({ type: 'run' }, 'done', 120_000);
       const gen = (cpuMicros(g.pid) - g0) / ((performance.now() - t0) * 1000);
-      return { cpu0, cpu1: cpuMicros(s.pid), gen, result };
+      const s1 = cpuSplitMicros(s.pid);
+      return {
+        cpu0: s0.user + s0.system,
+        cpu1: s1.user + s1.system,
+        system: s1.system - s0.system,
+        gen,
+        result,
+      };
     });
     return {
       connections: result.connected,
@@ -435,6 +442,9 @@ async function scenarioConnect(/** @type {string} */ name) {
       ...(result.firstError ? { firstError: result.firstError } : {}),
       connectsPerSecond: round(result.connected / (result.ms / 1000), 0),
       serverUsPerConnection: round((cpu1 - cpu0) / Math.max(1, result.connected), 1),
+      // Of which in the kernel (accept, the loopback TCP path of every write): the part a
+      // server's own code does not decide.
+      serverSystemUsPerConnection: round(system / Math.max(1, result.connected), 1),
       serverCpuUtil: round((cpu1 - cpu0) / (result.ms * 1000), 3),
       generatorCpuUtil: round(gen, 3),
       connectLatencyMs: result.latency,

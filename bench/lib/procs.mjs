@@ -169,10 +169,20 @@ export class Child {
  * @param {number} pid
  */
 export function cpuMicros(pid) {
+  const { user, system } = cpuSplitMicros(pid);
+  return user + system;
+}
+
+/**
+ * CPU time of a process in microseconds, user and system (kernel) apart, from /proc/<pid>/stat.
+ *
+ * @param {number} pid
+ */
+export function cpuSplitMicros(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   // Fields 14 and 15 of proc(5) (utime, stime), counted from `state` (field 3) here.
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  return { user: (Number(f[11]) * 1e6) / CLK_TCK, system: (Number(f[12]) * 1e6) / CLK_TCK };
 }
 
 /**

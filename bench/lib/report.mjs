@@ -46,6 +46,7 @@ const ROWS = [
     0,
   ],
   ['connect', '', 'server µs / connection', '↓', (r) => r.serverUsPerConnection, 0],
+  ['connect', '', 'of which in the kernel, µs', '↓', (r) => r.serverSystemUsPerConnection, 0],
   [
     'memory',
     '(2) idle memory',
