@@ -420,21 +420,28 @@ async function scenarioConnect(/** @type {string} */ name) {
         ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
       }),
     );
-    const { cpu0, cpu1, system, gen, result } = await profiled(s, 'connect', async () => {
-      const s0 = cpuSplitMicros(s.pid);
-      const g0 = cpuMicros(g.pid);
-      const t0 = performance.now();
-      const { result } = await g.request({ type: 'run' }, 'done', 120_000);
-      const gen = (cpuMicros(g.pid) - g0) / ((performance.now() - t0) * 1000);
-      const s1 = cpuSplitMicros(s.pid);
-      return {
-        cpu0: s0.user + s0.system,
-        cpu1: s1.user + s1.system,
-        system: s1.system - s0.system,
-        gen,
-        result,
-      };
-    });
+    const { cpu0, cpu1, system, gen, genMicros, genSystem, result } = await profiled(
+      s,
+      'connect',
+      async () => {
+        const s0 = cpuSplitMicros(s.pid);
+        const g0 = cpuSplitMicros(g.pid);
+        const t0 = performance.now();
+        const { result } = await g.request({ type: 'run' }, 'done', 120_000);
+        const g1 = cpuSplitMicros(g.pid);
+        const s1 = cpuSplitMicros(s.pid);
+        const genMicros = g1.user + g1.system - g0.user - g0.system;
+        return {
+          cpu0: s0.user + s0.system,
+          cpu1: s1.user + s1.system,
+          system: s1.system - s0.system,
+          gen: genMicros / ((performance.now() - t0) * 1000),
+          genMicros,
+          genSystem: g1.system - g0.system,
+          result,
+        };
+      },
+    );
     return {
       connections: result.connected,
       failed: result.failed,
@@ -447,6 +454,8 @@ async function scenarioConnect(/** @type {string} */ name) {
       serverSystemUsPerConnection: round(system / Math.max(1, result.connected), 1),
       serverCpuUtil: round((cpu1 - cpu0) / (result.ms * 1000), 3),
       generatorCpuUtil: round(gen, 3),
+      generatorUsPerConnection: round(genMicros / Math.max(1, result.connected), 1),
+      generatorSystemUsPerConnection: round(genSystem / Math.max(1, result.connected), 1),
       connectLatencyMs: result.latency,
     };
   });

@@ -34,7 +34,7 @@ function ratio(a, b) {
 /**
  * Rows: [scenario, metric, better, getter(resultOfOneServer), digits].
  *
- * @type {Array<[string, string, string, '↑' | '↓', (r: any) => number | undefined, number]>}
+ * @type {Array<[string, string, string, '↑' | '↓' | '', (r: any) => number | undefined, number]>}
  */
 const ROWS = [
   [
@@ -47,6 +47,7 @@ const ROWS = [
   ],
   ['connect', '', 'server µs / connection', '↓', (r) => r.serverUsPerConnection, 0],
   ['connect', '', 'of which in the kernel, µs', '↓', (r) => r.serverSystemUsPerConnection, 0],
+  ['connect', '', 'generator µs / connection', '', (r) => r.generatorUsPerConnection, 0],
   [
     'memory',
     '(2) idle memory',
