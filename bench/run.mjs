@@ -3,7 +3,7 @@
 // TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
 //
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
-//                      [--out=DIR] [--cpu-prof] [--heap-snapshot] [--source] [--no-install]
+//                      [--out=DIR] [--cpu-prof | --alloc-prof] [--heap-snapshot] [--source] [--no-install]
 //                      [--connect-warmup=N] [--open-rates=N,...] [--open-rounds=N]
 //                      [--memory-steps=N,...]
 //
@@ -31,6 +31,9 @@ const SMOKE = flag('smoke');
 /** Run Callgate from its TypeScript sources (tsx) instead of building it first. */
 const FROM_SOURCE = flag('source');
 const CPU_PROF = flag('cpu-prof');
+// --alloc-prof: a sampled allocation profile of the same windows instead (bench/tools/alloc-summary.mjs).
+const ALLOC_PROF = flag('alloc-prof');
+if (CPU_PROF && ALLOC_PROF) throw new Error('--cpu-prof and --alloc-prof: one at a time');
 const SERVER_CPU = '0';
 const GEN_CPU = cpus().length > 1 ? '1' : '0';
 const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').split(',');
@@ -171,7 +174,8 @@ async function startServer(name) {
 /**
  * With --cpu-prof: records a CPU profile of the server over `fn` only (the measured window, not
  * start-up or token minting) into <out>/profiles/<label>.cpuprofile for Callgate and
- * <label>-<server>.cpuprofile for a peer.
+ * <label>-<server>.cpuprofile for a peer; with --alloc-prof, a sampled allocation profile of the
+ * same window (.heapprofile).
  *
  * @template T
  * @param {Server} s
@@ -180,18 +184,19 @@ async function startServer(name) {
  * @returns {Promise<T>}
  */
 async function profiled(s, label, fn) {
-  if (!CPU_PROF) return fn();
+  if (!CPU_PROF && !ALLOC_PROF) return fn();
+  const [kind, ext] = CPU_PROF ? ['profile', 'cpuprofile'] : ['alloc', 'heapprofile'];
   mkdirSync(join(outDir, 'profiles'), { recursive: true });
-  await s.child.request({ type: 'profile-start' }, 'profile-started');
+  await s.child.request({ type: `${kind}-start` }, `${kind}-started`);
   try {
     return await fn();
   } finally {
     const file = join(
       outDir,
       'profiles',
-      s.name === 'callgate' ? `${label}.cpuprofile` : `${label}-${s.name}.cpuprofile`,
+      s.name === 'callgate' ? `${label}.${ext}` : `${label}-${s.name}.${ext}`,
     );
-    await s.child.request({ type: 'profile-stop', file }, 'profile-stopped', 60_000);
+    await s.child.request({ type: `${kind}-stop`, file }, `${kind}-stopped`, 60_000);
     console.error(`profile: ${file}`);
   }
 }

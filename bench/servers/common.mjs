@@ -1,6 +1,6 @@
 // What every server under test does for the harness: report readiness over IPC, answer `gc`
-// with its memory after a full collection, record a CPU profile of a measurement window when
-// asked (`node bench/run.mjs --cpu-prof`), and exit when told to or when the harness goes away
+// with its memory after a full collection, record a CPU or allocation profile of a measurement
+// window when asked (`node bench/run.mjs --cpu-prof` / `--alloc-prof`), and exit when told to or when the harness goes away
 // (so no server outlives a benchmark run).
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
@@ -46,6 +46,29 @@ export function serveHarness(info, stop) {
         if (!err) writeFileSync(file, JSON.stringify(res.profile));
         profiler?.disconnect();
         send({ type: 'profile-stopped', file });
+      });
+    } else if (m.type === 'alloc-start') {
+      // Sampled allocations, collected objects included (what the collector had to deal with,
+      // not only what survived): `node bench/run.mjs --alloc-prof`.
+      profiler ??= new Session();
+      profiler.connect();
+      profiler.post(
+        'HeapProfiler.startSampling',
+        {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMinorGC: true,
+          includeObjectsCollectedByMajorGC: true,
+        },
+        () => send({ type: 'alloc-started' }),
+      );
+    } else if (m.type === 'alloc-stop') {
+      const file = /** @type {{ file: string }} */ (/** @type {unknown} */ (m)).file;
+      profiler?.post('HeapProfiler.getSamplingProfile', (err, res) => {
+        if (!err) writeFileSync(file, JSON.stringify(res.profile));
+        profiler?.post('HeapProfiler.stopSampling', () => {
+          profiler?.disconnect();
+          send({ type: 'alloc-stopped', file });
+        });
       });
     } else if (m.type === 'heap-snapshot') {
       const file = /** @type {{ file: string }} */ (/** @type {unknown} */ (m)).file;
