@@ -48,9 +48,8 @@ export class Peer {
   awaitingPongSince = 0;
   lastPingAt = 0;
 
-  // Timers for token_expiring and the close at exp.
-  expiringTimer: NodeJS.Timeout | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
+  /** The one token timer: `token_expiring` first, then the close at exp (signaling-core.ts). */
+  tokenTimer: NodeJS.Timeout | undefined;
 
   // Parked state.
   buffer: string[] | null = null;
@@ -58,8 +57,11 @@ export class Peer {
   graceTimer: NodeJS.Timeout | undefined;
   slowTimer: NodeJS.Timeout | undefined;
   closing = false;
-  /** Message ids seen on the current socket, newest last (the replay window, catalogue E68). */
-  readonly recentIds = new Set<string>();
+  /**
+   * Message ids seen on the current socket, newest last (the replay window, catalogue E68);
+   * made on the first id, since most connections never send one.
+   */
+  #recentIds: Set<string> | undefined;
   /** Set while an async handler runs, so the peer's next messages wait their turn. */
   queue: Promise<void> | undefined;
 
@@ -126,11 +128,21 @@ export class Peer {
   #canRoom: string | undefined;
   #canGrant: readonly Permission[] | undefined;
 
+  /** Whether `id` is in the replay window of the current socket. */
+  hasSeenId(id: string): boolean {
+    return this.#recentIds !== undefined && this.#recentIds.has(id);
+  }
+
   /** Records an id, forgetting the oldest past {@link REPLAY_WINDOW}. */
   rememberId(id: string): void {
-    this.recentIds.add(id);
-    if (this.recentIds.size > REPLAY_WINDOW)
-      this.recentIds.delete(this.recentIds.values().next().value as string);
+    const ids = (this.#recentIds ??= new Set());
+    ids.add(id);
+    if (ids.size > REPLAY_WINDOW) ids.delete(ids.values().next().value as string);
+  }
+
+  /** Empties the replay window (a new socket: ids start over). */
+  forgetIds(): void {
+    this.#recentIds = undefined;
   }
 
   get parked(): boolean {

@@ -57,8 +57,8 @@ export class SignalingCore {
   readonly #wire: WireOptions;
   readonly #peers = new Map<string, Peer>();
   readonly #byResume = new Map<string, Peer>();
-  readonly #byUser = new Map<string, Set<Peer>>();
-  readonly #bySession = new Map<string, Set<Peer>>();
+  readonly #byUser = new PeerIndex();
+  readonly #bySession = new PeerIndex();
   readonly #handshakeLimiter: ReturnType<typeof createRateLimiter>;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #limits: SignalLimits;
@@ -291,10 +291,11 @@ export class SignalingCore {
     }
 
     const userKey = `${claims.tid}\u0000${claims.sub}`;
-    const existing = this.#byUser.get(userKey);
-    if (existing && existing.size >= this.config.maxConnectionsPerUser) {
+    if (this.#byUser.count(userKey) >= this.config.maxConnectionsPerUser) {
       if (this.config.replaceDuplicateConnections) {
-        const oldest = [...existing].sort((a, b) => a.connectedAt - b.connectedAt)[0]!;
+        const oldest = this.#byUser
+          .peers(userKey)
+          .sort((a, b) => a.connectedAt - b.connectedAt)[0]!;
         void this.closePeer(oldest, CloseCode.Replaced, 'replaced');
       } else {
         this.log.warn(
@@ -327,8 +328,8 @@ export class SignalingCore {
     peer.lastPingAt = Date.now() - Math.random() * this.config.pingIntervalMs;
     this.#peers.set(peer.peerId, peer);
     this.#byResume.set(peer.resumeToken, peer);
-    addTo(this.#byUser, userKey, peer);
-    addTo(this.#bySession, `${claims.tid}\u0000${claims.sid}`, peer);
+    this.#byUser.add(userKey, peer);
+    this.#bySession.add(`${claims.tid}\u0000${claims.sid}`, peer);
     this.bus.attach(peer.tenant, peer.peerId, (f) => this.#deliver(peer, f));
     this.#bindSocket(peer, ws);
     this.#scheduleTokenTimers(peer);
@@ -378,7 +379,7 @@ export class SignalingCore {
     peer.connId = randomId(9);
     peer.remote = remote;
     peer.awaitingPongSince = 0;
-    peer.recentIds.clear();
+    peer.forgetIds();
     this.#byResume.delete(peer.resumeToken);
     peer.resumeToken = randomId(32);
     this.#byResume.set(peer.resumeToken, peer);
@@ -526,7 +527,7 @@ export class SignalingCore {
     // again; the sender learns why (docs/protocol.md "Message ids").
     const id = parsed.message.id;
     if (id !== undefined) {
-      if (peer.recentIds.has(id))
+      if (peer.hasSeenId(id))
         return this.sendTo(peer, {
           type: 'error',
           id,
@@ -712,32 +713,46 @@ export class SignalingCore {
     }
   }
 
+  /**
+   * One timer per peer (not one per notice): it fires about a minute before exp, or at 80% of a
+   * short lifetime (design.md "Refresh"), to send `token_expiring`, then again at exp plus the
+   * clock tolerance to close the connection.
+   */
   #scheduleTokenTimers(peer: Peer): void {
-    clearTimeout(peer.expiringTimer);
-    clearTimeout(peer.expiryTimer);
-    const now = this.clock.now();
+    clearTimeout(peer.tokenTimer);
     const lifetimeMs = (peer.claims.exp - peer.claims.iat) * 1000;
-    // About a minute before exp, or at 80% of a short lifetime (design.md "Refresh").
     const leadMs = Math.min(this.config.tokenExpiringLeadSeconds * 1000, lifetimeMs * 0.2);
-    const expiringIn = peer.expMs - leadMs - now;
-    peer.expiringTimer = setTimeout(
-      () => {
-        if (!peer.closing && peer.socket)
-          this.sendTo(peer, { type: 'token_expiring', expiresAt: peer.expMs });
-      },
-      Math.max(0, expiringIn),
+    peer.tokenTimer = setTimeout(
+      this.#onTokenExpiring,
+      Math.max(0, peer.expMs - leadMs - this.clock.now()),
+      peer,
     );
-    peer.expiringTimer.unref();
-    peer.expiryTimer = setTimeout(
-      () => {
-        if (!peer.closing && this.clock.now() >= peer.expMs + this.#toleranceMs - 5)
-          void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
-        else if (!peer.closing) this.#scheduleTokenTimers(peer);
-      },
-      Math.max(0, peer.expMs + this.#toleranceMs - now),
-    );
-    peer.expiryTimer.unref();
+    peer.tokenTimer.unref();
   }
+
+  #armExpiry(peer: Peer): void {
+    peer.tokenTimer = setTimeout(
+      this.#onTokenExpiry,
+      Math.max(0, peer.expMs + this.#toleranceMs - this.clock.now()),
+      peer,
+    );
+    peer.tokenTimer.unref();
+  }
+
+  // Shared by every peer's timer (the peer is the timer's argument): no closure per connection.
+  readonly #onTokenExpiring = (peer: Peer): void => {
+    if (peer.closing) return;
+    // A parked peer gets no notice; its resume schedules the timer again.
+    if (peer.socket) this.sendTo(peer, { type: 'token_expiring', expiresAt: peer.expMs });
+    this.#armExpiry(peer);
+  };
+
+  readonly #onTokenExpiry = (peer: Peer): void => {
+    if (peer.closing) return;
+    if (this.clock.now() >= peer.expMs + this.#toleranceMs - 5)
+      void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
+    else this.#armExpiry(peer); // the injected clock is behind the timers: wait for it
+  };
 
   // ---------------------------------------------------------------------------------------
   // Leaving
@@ -770,7 +785,6 @@ export class SignalingCore {
   #park(peer: Peer): void {
     peer.buffer = [];
     peer.bufferBytes = 0;
-    clearTimeout(peer.expiringTimer);
     peer.graceTimer = setTimeout(() => void this.#remove(peer), this.config.resumeGraceMs);
     peer.graceTimer.unref();
     this.log.info(
@@ -787,14 +801,13 @@ export class SignalingCore {
   async #remove(peer: Peer): Promise<void> {
     if (peer.closing && !this.#peers.has(peer.peerId)) return;
     peer.closing = true;
-    clearTimeout(peer.expiringTimer);
-    clearTimeout(peer.expiryTimer);
+    clearTimeout(peer.tokenTimer);
     clearTimeout(peer.graceTimer);
     peer.buffer = null;
     this.#peers.delete(peer.peerId);
     this.#byResume.delete(peer.resumeToken);
-    removeFrom(this.#byUser, `${peer.tenant}\u0000${peer.userId}`, peer);
-    removeFrom(this.#bySession, `${peer.tenant}\u0000${peer.sessionId}`, peer);
+    this.#byUser.remove(`${peer.tenant}\u0000${peer.userId}`, peer);
+    this.#bySession.remove(`${peer.tenant}\u0000${peer.sessionId}`, peer);
     this.bus.detach(peer.tenant, peer.peerId);
     for (const room of [...peer.rooms]) await this.leaveRoom(peer, room);
   }
@@ -804,7 +817,7 @@ export class SignalingCore {
 
   /** Closes every connection of a session on every node (4403); returns how many were here. */
   async closeSession(tenant: string, sessionId: string): Promise<number> {
-    const n = this.#bySession.get(`${tenant}\u0000${sessionId}`)?.size ?? 0;
+    const n = this.#bySession.count(`${tenant}\u0000${sessionId}`);
     await this.bus.publishControl({ type: 'session_revoked', tenant, sessionId });
     return n;
   }
@@ -826,9 +839,7 @@ export class SignalingCore {
 
   async #onControl(event: ControlEvent): Promise<void> {
     if (event.type === 'session_revoked') {
-      for (const peer of [
-        ...(this.#bySession.get(`${event.tenant}\u0000${event.sessionId}`) ?? []),
-      ])
+      for (const peer of this.#bySession.peers(`${event.tenant}\u0000${event.sessionId}`))
         await this.closePeer(peer, CloseCode.Forbidden, 'token_revoked');
     } else {
       const peer = this.#peers.get(event.peerId);
@@ -920,13 +931,38 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
-function addTo(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
-  let s = map.get(key);
-  if (!s) map.set(key, (s = new Set()));
-  s.add(peer);
-}
+/**
+ * Peers by a key (a user, a session). Most keys have one connection, so one peer is kept as
+ * itself and a set is made only for the second: no `Set` per connection in the common case.
+ */
+class PeerIndex {
+  readonly #map = new Map<string, Peer | Set<Peer>>();
 
-function removeFrom(map: Map<string, Set<Peer>>, key: string, peer: Peer): void {
-  const s = map.get(key);
-  if (s?.delete(peer) && s.size === 0) map.delete(key);
+  add(key: string, peer: Peer): void {
+    const v = this.#map.get(key);
+    if (v === undefined) this.#map.set(key, peer);
+    else if (v instanceof Set) v.add(peer);
+    else if (v !== peer) this.#map.set(key, new Set([v, peer]));
+  }
+
+  remove(key: string, peer: Peer): void {
+    const v = this.#map.get(key);
+    if (v === peer) this.#map.delete(key);
+    else if (v instanceof Set && v.delete(peer) && v.size <= 1) {
+      const [last] = v;
+      if (last === undefined) this.#map.delete(key);
+      else this.#map.set(key, last);
+    }
+  }
+
+  count(key: string): number {
+    const v = this.#map.get(key);
+    return v === undefined ? 0 : v instanceof Set ? v.size : 1;
+  }
+
+  /** A copy: safe to iterate while peers are removed. */
+  peers(key: string): Peer[] {
+    const v = this.#map.get(key);
+    return v === undefined ? [] : v instanceof Set ? [...v] : [v];
+  }
 }
