@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { Child, cpuMicros, cpuSplitMicros, rssBytes, canPin } from './lib/procs.mjs';
 import { round } from './lib/stats.mjs';
 import { probePauses } from './lib/pauses.mjs';
+import { probeSpeed } from './lib/speed.mjs';
 import { renderTable, evaluateGoals } from './lib/report.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -787,6 +788,13 @@ function machine() {
      * @type {{ before: Record<string, import('./lib/pauses.mjs').Pauses>, after?: Record<string, import('./lib/pauses.mjs').Pauses> } | null}
      */
     pauses: null,
+    /**
+     * How fast each CPU did a fixed piece of work (an RS256 verification, a JSON round trip),
+     * both busy at once, before and after the scenarios (lib/speed.mjs): a host that runs slow
+     * without pausing.
+     * @type {{ before: Record<string, import('./lib/speed.mjs').Speed>, after?: Record<string, import('./lib/speed.mjs').Speed> } | null}
+     */
+    speed: null,
   };
 }
 
@@ -856,6 +864,9 @@ async function main() {
   /** @type {NonNullable<typeof results.machine.pauses>} */
   const pauses = { before: await probePauses(probeCpus, P.pauseProbeMs, ROOT) };
   results.machine.pauses = pauses;
+  /** @type {NonNullable<typeof results.machine.speed>} */
+  const speed = { before: await probeSpeed(probeCpus, ROOT) };
+  results.machine.speed = speed;
   const ticks0 = { server: cpuTicks(SERVER_CPU), generator: cpuTicks(GEN_CPU) };
   const want = (/** @type {string} */ s) => !only || only.includes(s);
   const ws = servers.filter((s) => s !== 'express' && s !== 'ceiling');
@@ -903,6 +914,7 @@ async function main() {
     }
   }
   pauses.after = await probePauses(probeCpus, P.pauseProbeMs, ROOT);
+  speed.after = await probeSpeed(probeCpus, ROOT);
   const total = round((performance.now() - started) / 1000, 1);
   results.machine.loadAverageAfter = loadavg().map((x) => round(x, 2));
   const serverSteal = stealBetween(ticks0.server, cpuTicks(SERVER_CPU));

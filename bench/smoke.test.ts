@@ -40,7 +40,10 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
       mode: string;
       errors: unknown[];
-      machine: { pauses?: { before?: Record<string, unknown>; after?: Record<string, unknown> } };
+      machine: {
+        pauses?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
+        speed?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
+      };
       scenarios: Record<
         string,
         { callgate?: Record<string, unknown>; ceiling?: Record<string, unknown> }
@@ -55,6 +58,14 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     };
     assert.ok(num('connect', 'connections') > 0);
     assert.equal(num('connect', 'failed'), 0);
+    // CPU per connection, server and generator, each with its kernel share within it.
+    assert.ok(
+      num('connect', 'serverSystemUsPerConnection') <= num('connect', 'serverUsPerConnection'),
+    );
+    assert.ok(
+      num('connect', 'generatorSystemUsPerConnection') <=
+        num('connect', 'generatorUsPerConnection'),
+    );
     assert.ok(Number(results.scenarios.connect?.ceiling?.connections) > 0, 'the ceiling ran');
     assert.ok(
       Number(results.scenarios.openloop_500?.ceiling?.received) > 0,
@@ -66,6 +77,15 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
       assert.ok(p && Object.keys(p).length >= 1, `pauses ${when}`);
       for (const v of Object.values(p))
         assert.equal(typeof (v as { lostMsPerSecond?: unknown }).lostMsPerSecond, 'number');
+    }
+    // So did the speed probe: positive times for its two pieces of work.
+    for (const when of ['before', 'after'] as const) {
+      const p = results.machine.speed?.[when];
+      assert.ok(p && Object.keys(p).length >= 1, `speed ${when}`);
+      for (const v of Object.values(p) as { rs256VerifyUs?: number; jsonRoundTripUs?: number }[]) {
+        assert.ok((v.rs256VerifyUs ?? 0) > 0, `rs256VerifyUs ${when}`);
+        assert.ok((v.jsonRoundTripUs ?? 0) > 0, `jsonRoundTripUs ${when}`);
+      }
     }
     const steps = results.scenarios.memory?.callgate?.steps;
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');

@@ -172,6 +172,7 @@ export function renderTable(out) {
     `Callgate benchmark, ${out.mode} run, ${out.date} (${out.seconds} s)`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}, after ${(m.loadAverageAfter ?? []).join(' / ')}${m.stealPercent ? `; hypervisor steal during the run ${m.stealPercent.serverCpu}% on the server's CPU, ${m.stealPercent.generatorCpu}% on the generator's` : ''}`,
     ...(m.pauses ? [pausesLine(m)] : []),
+    ...(m.speed ? [speedLine(m)] : []),
     ...(starved(out.scenarios).length
       ? [
           '',
@@ -212,6 +213,30 @@ function pausesLine(m) {
   return (
     `Host pauses seen by a busy loop on each CPU, both busy at once: before the run ${one(m.pauses.before)}; ` +
     `after ${one(m.pauses.after)}. They land on whichever server runs at the time and show in its tail latency.`
+  );
+}
+
+/**
+ * The host's speed (lib/speed.mjs) as one line: a fixed piece of work on both CPUs, before and
+ * after.
+ *
+ * @param {any} m the run's machine
+ */
+function speedLine(m) {
+  /** @param {any} p */
+  const one = (p) =>
+    p
+      ? [m.serverCpu, m.generatorCpu]
+          .filter((cpu, i, a) => a.indexOf(cpu) === i && p[cpu])
+          .map(
+            (cpu) =>
+              `CPU ${cpu} ${fmt(p[cpu].rs256VerifyUs, 1)} µs per RS256 verification and ${fmt(p[cpu].jsonRoundTripUs, 2)} µs per JSON round trip`,
+          )
+          .join(', ')
+      : 'not measured';
+  return (
+    `Host speed, the same work on each CPU, both busy at once (median batch): before the run ${one(m.speed.before)}; ` +
+    `after ${one(m.speed.after)}. A host that runs slow without pausing moves every server's figures together.`
   );
 }
 

@@ -1,0 +1,63 @@
+// Host speed: how fast each of the run's CPUs does a fixed piece of work, both busy at once. A
+// guest's vCPUs can run slower for minutes at a time (a noisy neighbour's cache and memory
+// traffic) without pausing: the pause probe (pauses.mjs) sees nothing, while every server's
+// figures move together (seen here: the bare server's connect cost 88 µs in one run and 146 µs
+// in the next, half an hour later). Each run reports these figures before and after its
+// scenarios, so a slow host can be told from a slow server when runs are compared.
+import { Child } from './procs.mjs';
+
+/**
+ * @typedef {object} Speed
+ * @property {number} rs256VerifyUs  one RS256 verification (2048-bit key), node:crypto, µs
+ * @property {number} jsonRoundTripUs  JSON.stringify then JSON.parse of a welcome-sized message, µs
+ */
+
+// Batches of each workload, alternating; the median batch is reported, so that a pause inside a
+// batch (the pause probe's business) does not count as slowness.
+const PROBE = `
+const { generateKeyPairSync, sign, verify } = require('node:crypto');
+const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const input = Buffer.alloc(600, 120);
+const signature = sign('sha256', input, privateKey);
+const message = {
+  type: 'welcome', peerId: 'p'.repeat(22), sessionId: 's'.repeat(22), tenant: 'acme',
+  expiresAt: 1767225900000, serverTime: 1767225600000, resumeToken: 'r'.repeat(43),
+  iceServers: [{ urls: ['stun:turn.example.com:3478'] }, { urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'], username: '1767229200:' + 's'.repeat(22), credential: 'c'.repeat(28) }],
+  limits: { maxMessageBytes: 65536, maxRoomsPerConnection: 16, maxPeersPerRoom: 100, messagesPerSecond: 100, burst: 200, resumeGraceMs: 15000 },
+};
+const batch = (fn, n) => { const t = performance.now(); for (let i = 0; i < n; i++) fn(); return ((performance.now() - t) * 1000) / n; };
+const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+const rsa = [], json = [];
+let sink = 0;
+for (let r = 0; r < 21; r++) {
+  rsa.push(batch(() => { sink += verify('sha256', input, publicKey, signature) ? 1 : 0; }, 50));
+  json.push(batch(() => { sink += JSON.parse(JSON.stringify(message)).expiresAt; }, 1000));
+}
+// The first batches warm up the JIT: the median of the last 15.
+process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), jsonRoundTripUs: +median(json.slice(6)).toFixed(3), sink: sink > 0 }, () => process.exit(0));
+`;
+
+/**
+ * Runs the probe on every CPU in `cpus` at once.
+ *
+ * @param {string[]} cpus
+ * @param {string} cwd
+ * @returns {Promise<Record<string, Speed>>} by CPU
+ */
+export async function probeSpeed(cpus, cwd) {
+  const children = cpus.map(
+    (cpu) => new Child(`speed probe on CPU ${cpu}`, ['-e', PROBE], { cpu, cwd }),
+  );
+  try {
+    const results = await Promise.all(children.map((c) => c.next('speed', 60_000)));
+    /** @type {Record<string, Speed>} */
+    const out = {};
+    cpus.forEach((cpu, i) => {
+      const r = /** @type {any} */ (results[i]);
+      out[cpu] = { rs256VerifyUs: r.rs256VerifyUs, jsonRoundTripUs: r.jsonRoundTripUs };
+    });
+    return out;
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
