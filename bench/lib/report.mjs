@@ -230,7 +230,7 @@ function speedLine(m) {
           .filter((cpu, i, a) => a.indexOf(cpu) === i && p[cpu])
           .map(
             (cpu) =>
-              `CPU ${cpu} ${fmt(p[cpu].rs256VerifyUs, 1)} µs per RS256 verification and ${fmt(p[cpu].jsonRoundTripUs, 2)} µs per JSON round trip`,
+              `CPU ${cpu} ${fmt(p[cpu].rs256VerifyUs, 1)} µs per RS256 verification, ${fmt(p[cpu].jsonRoundTripUs, 2)} µs per JSON round trip, ${fmt(p[cpu].memoryLoadNs, 0)} ns per load from memory`,
           )
           .join(', ')
       : 'not measured';

@@ -10,6 +10,8 @@ import { Child } from './procs.mjs';
  * @typedef {object} Speed
  * @property {number} rs256VerifyUs  one RS256 verification (2048-bit key), node:crypto, µs
  * @property {number} jsonRoundTripUs  JSON.stringify then JSON.parse of a welcome-sized message, µs
+ * @property {number} memoryLoadNs  one dependent load at a random place in 64 MiB (cache misses:
+ *   what a neighbour's memory traffic slows, while the two above stay in the cache), ns
  */
 
 // Batches of each workload, alternating; the median batch is reported, so that a pause inside a
@@ -25,16 +27,29 @@ const message = {
   iceServers: [{ urls: ['stun:turn.example.com:3478'] }, { urls: ['turn:turn.example.com:3478?transport=udp', 'turns:turn.example.com:5349?transport=tcp'], username: '1767229200:' + 's'.repeat(22), credential: 'c'.repeat(28) }],
   limits: { maxMessageBytes: 65536, maxRoomsPerConnection: 16, maxPeersPerRoom: 100, messagesPerSecond: 100, burst: 200, resumeGraceMs: 15000 },
 };
+// A random cycle through 16 Mi slots (Sattolo), followed one dependent load at a time.
+const ring = new Uint32Array(1 << 24);
+for (let i = 0; i < ring.length; i++) ring[i] = i;
+let x = 2463534242;
+for (let i = ring.length - 1; i > 0; i--) {
+  x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+  const j = (x >>> 0) % i;
+  const t = ring[i]; ring[i] = ring[j]; ring[j] = t;
+}
+let at = 0;
+const chase = (n) => { const t = performance.now(); for (let i = 0; i < n; i++) at = ring[at]; return ((performance.now() - t) * 1e6) / n; };
 const batch = (fn, n) => { const t = performance.now(); for (let i = 0; i < n; i++) fn(); return ((performance.now() - t) * 1000) / n; };
 const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
-const rsa = [], json = [];
+const rsa = [], json = [], loads = [];
 let sink = 0;
 for (let r = 0; r < 21; r++) {
   rsa.push(batch(() => { sink += verify('sha256', input, publicKey, signature) ? 1 : 0; }, 50));
   json.push(batch(() => { sink += JSON.parse(JSON.stringify(message)).expiresAt; }, 1000));
+  loads.push(chase(50000));
 }
+sink += at;
 // The first batches warm up the JIT: the median of the last 15.
-process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), jsonRoundTripUs: +median(json.slice(6)).toFixed(3), sink: sink > 0 }, () => process.exit(0));
+process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), jsonRoundTripUs: +median(json.slice(6)).toFixed(3), memoryLoadNs: +median(loads.slice(6)).toFixed(1), sink: sink > 0 }, () => process.exit(0));
 `;
 
 /**
@@ -54,7 +69,11 @@ export async function probeSpeed(cpus, cwd) {
     const out = {};
     cpus.forEach((cpu, i) => {
       const r = /** @type {any} */ (results[i]);
-      out[cpu] = { rs256VerifyUs: r.rs256VerifyUs, jsonRoundTripUs: r.jsonRoundTripUs };
+      out[cpu] = {
+        rs256VerifyUs: r.rs256VerifyUs,
+        jsonRoundTripUs: r.jsonRoundTripUs,
+        memoryLoadNs: r.memoryLoadNs,
+      };
     });
     return out;
   } finally {
