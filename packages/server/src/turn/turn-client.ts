@@ -80,7 +80,8 @@ export type AllocateResult = TurnAllocation | AllocateFailure;
 /**
  * Allocates a UDP relay: an unauthenticated ALLOCATE to learn REALM and NONCE from the 401
  * (RFC 8489 §9.2.3), then the ALLOCATE signed with the long-term key; a 438 Stale Nonce is
- * retried once with the new nonce (§9.2.5). Resolves `{ ok: false, errorCode }` when the relay
+ * retried once with the new nonce (§9.2.5), and a 437 Allocation Mismatch from a new socket
+ * (up to three sockets in all). Resolves `{ ok: false, errorCode }` when the relay
  * refuses, and rejects with {@link TurnClientError} on timeouts or unusable answers. The socket
  * is closed on every path except a success, whose `close()` closes it.
  *
@@ -108,8 +109,36 @@ export async function allocate(options: AllocateOptions): Promise<AllocateResult
     throw new RangeError('"timeoutMs" option must be a positive number');
   }
   const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    const result = await allocateFrom(host, port, username, password, deadline, timeoutMs);
+    // 437 Allocation Mismatch to a new socket: the relay still holds an allocation for this
+    // 5-tuple (coturn drops a released one on its next one-second tick, and the OS may give its
+    // port to the next socket meanwhile). The client may try again from another transport
+    // address (RFC 5766 §6.4, RFC 8656 §7.4), which a new socket is.
+    if (
+      result.ok ||
+      result.errorCode !== 437 ||
+      attempt >= MAX_MISMATCH_ATTEMPTS ||
+      Date.now() >= deadline
+    )
+      return result;
+  }
+}
+
+/** Sockets tried in turn while the relay answers 437 Allocation Mismatch. */
+const MAX_MISMATCH_ATTEMPTS = 3;
+
+async function allocateFrom(
+  host: string,
+  port: number,
+  username: string,
+  password: string,
+  deadline: number,
+  /** Each later operation's timeout on the allocation (the caller's `timeoutMs`). */
+  timeoutMs: number,
+): Promise<AllocateResult> {
   const remaining = () => Math.max(1, deadline - Date.now());
-  const transport = await StunUdpTransport.open(host, port, timeoutMs);
+  const transport = await StunUdpTransport.open(host, port, remaining());
   try {
     const allocateAttributes = [requestedTransportAttribute(TRANSPORT_UDP)];
     const challenge = await transport.request(

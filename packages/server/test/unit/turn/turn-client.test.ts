@@ -254,6 +254,45 @@ test('other errors of the first ALLOCATE are returned as they are', async () => 
   assert.deepEqual(result, { ok: false, errorCode: 486, reason: 'Allocation Quota Reached' });
 });
 
+test('437 Allocation Mismatch: tried again from a new socket, up to three sockets in all', async () => {
+  // The relay holds stale allocations for the first two source ports it sees.
+  const stale = new Set<number>();
+  const relay = await startFakeRelay((r, server) => {
+    if (stale.size < 2) stale.add(r.from.port);
+    if (stale.has(r.from.port))
+      return server.reply(r, StunClass.ErrorResponse, [
+        errorCodeAttribute(437, 'Allocation Mismatch'),
+      ]);
+    if (!signed(r)) return server.challenge(r, 401, 'nonce-1');
+    server.allocated(r);
+  });
+  const result = await allocate({
+    host: '127.0.0.1',
+    port: relay.port,
+    username: USER,
+    password: PASSWORD,
+    timeoutMs: 2000,
+  });
+  assert.equal(result.ok, true);
+  if (result.ok) await result.close();
+  const ports = new Set(relay.received.map((r) => r.from.port));
+  assert.equal(ports.size, 3, 'three sockets, each from its own port');
+
+  // Past three sockets the 437 is the answer.
+  const always = await startFakeRelay((r, server) =>
+    server.reply(r, StunClass.ErrorResponse, [errorCodeAttribute(437, 'Allocation Mismatch')]),
+  );
+  const refused = await allocate({
+    host: '127.0.0.1',
+    port: always.port,
+    username: USER,
+    password: PASSWORD,
+    timeoutMs: 2000,
+  });
+  assert.deepEqual(refused, { ok: false, errorCode: 437, reason: 'Allocation Mismatch' });
+  assert.equal(always.received.length, 3);
+});
+
 test('a success response with a bad MESSAGE-INTEGRITY is discarded (RFC 8489 §9.2.5)', async () => {
   const relay = await startFakeRelay((r, server) => {
     if (!signed(r)) return server.challenge(r, 401, 'n');
