@@ -426,42 +426,41 @@ async function scenarioConnect(/** @type {string} */ name) {
         ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
       }),
     );
-    const { cpu0, cpu1, system, gen, genMicros, genSystem, result } = await profiled(
-      s,
-      'connect',
-      async () => {
-        const s0 = cpuSplitMicros(s.pid);
-        const g0 = cpuSplitMicros(g.pid);
-        const t0 = performance.now();
-        const { result } = await g.request({ type: 'run' }, 'done', 120_000);
-        const g1 = cpuSplitMicros(g.pid);
-        const s1 = cpuSplitMicros(s.pid);
-        const genMicros = g1.user + g1.system - g0.user - g0.system;
+    const { server, generator, ms, result } = await profiled(s, 'connect', async () => {
+      const s0 = cpuSplitMicros(s.pid);
+      const g0 = cpuSplitMicros(g.pid);
+      const t0 = performance.now();
+      const { result } = await g.request({ type: 'run' }, 'done', 120_000);
+      const spent = (/** @type {number} */ pid, /** @type {typeof s0} */ before) => {
+        const after = cpuSplitMicros(pid);
         return {
-          cpu0: s0.user + s0.system,
-          cpu1: s1.user + s1.system,
-          system: s1.system - s0.system,
-          gen: genMicros / ((performance.now() - t0) * 1000),
-          genMicros,
-          genSystem: g1.system - g0.system,
-          result,
+          total: after.user + after.system - before.user - before.system,
+          system: after.system - before.system,
         };
-      },
-    );
+      };
+      return {
+        server: spent(s.pid, s0),
+        generator: spent(g.pid, g0),
+        ms: performance.now() - t0,
+        result,
+      };
+    });
+    const perConnection = (/** @type {number} */ micros) =>
+      round(micros / Math.max(1, result.connected), 1);
     return {
       connections: result.connected,
       failed: result.failed,
       retried: result.retried,
       ...(result.firstError ? { firstError: result.firstError } : {}),
       connectsPerSecond: round(result.connected / (result.ms / 1000), 0),
-      serverUsPerConnection: round((cpu1 - cpu0) / Math.max(1, result.connected), 1),
+      serverUsPerConnection: perConnection(server.total),
       // Of which in the kernel (accept, the loopback TCP path of every write): the part a
       // server's own code does not decide.
-      serverSystemUsPerConnection: round(system / Math.max(1, result.connected), 1),
-      serverCpuUtil: round((cpu1 - cpu0) / (result.ms * 1000), 3),
-      generatorCpuUtil: round(gen, 3),
-      generatorUsPerConnection: round(genMicros / Math.max(1, result.connected), 1),
-      generatorSystemUsPerConnection: round(genSystem / Math.max(1, result.connected), 1),
+      serverSystemUsPerConnection: perConnection(server.system),
+      serverCpuUtil: round(server.total / (result.ms * 1000), 3),
+      generatorCpuUtil: round(generator.total / (ms * 1000), 3),
+      generatorUsPerConnection: perConnection(generator.total),
+      generatorSystemUsPerConnection: perConnection(generator.system),
       connectLatencyMs: result.latency,
     };
   });
@@ -789,8 +788,8 @@ function machine() {
      */
     pauses: null,
     /**
-     * How fast each CPU did a fixed piece of work (an RS256 verification, a JSON round trip),
-     * both busy at once, before and after the scenarios (lib/speed.mjs): a host that runs slow
+     * How fast each CPU did a fixed piece of work (an RS256 verification, a JSON round trip, a
+     * dependent load from memory), both busy at once, before and after the scenarios (lib/speed.mjs): a host that runs slow
      * without pausing.
      * @type {{ before: Record<string, import('./lib/speed.mjs').Speed>, after?: Record<string, import('./lib/speed.mjs').Speed> } | null}
      */

@@ -78,7 +78,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
       for (const v of Object.values(p))
         assert.equal(typeof (v as { lostMsPerSecond?: unknown }).lostMsPerSecond, 'number');
     }
-    // So did the speed probe: positive times for its two pieces of work.
+    // So did the speed probe: positive times for each of its three pieces of work.
     for (const when of ['before', 'after'] as const) {
       const p = results.machine.speed?.[when];
       assert.ok(p && Object.keys(p).length >= 1, `speed ${when}`);

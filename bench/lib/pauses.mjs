@@ -4,7 +4,7 @@
 // its time in gaps of up to 28 ms). Such gaps land on whichever server is being measured and
 // decide tail latency (p99 at 20k/s is the 400th-worst of 40,000 messages), so each run reports
 // them next to its figures.
-import { Child } from './procs.mjs';
+import { probeEachCpu } from './procs.mjs';
 
 /** A gap between two clock reads longer than this counts as a pause (the loop itself takes ns). */
 const PAUSE_MS = 0.5;
@@ -45,23 +45,14 @@ process.send({ type: 'pauses', lostMsPerSecond: +(lost / s).toFixed(2), longestM
  * @returns {Promise<Record<string, Pauses>>} by CPU
  */
 export async function probePauses(cpus, ms, cwd) {
-  const children = cpus.map(
-    (cpu) => new Child(`pause probe on CPU ${cpu}`, ['-e', PROBE, String(ms)], { cpu, cwd }),
-  );
-  try {
-    const results = await Promise.all(children.map((c) => c.next('pauses', ms + 30_000)));
-    /** @type {Record<string, Pauses>} */
-    const out = {};
-    cpus.forEach((cpu, i) => {
-      const r = /** @type {any} */ (results[i]);
-      out[cpu] = {
-        lostMsPerSecond: r.lostMsPerSecond,
-        longestMs: r.longestMs,
-        over1ms: r.over1ms,
-      };
-    });
-    return out;
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-  }
+  const results = await probeEachCpu('pause probe', PROBE, [String(ms)], 'pauses', {
+    cpus,
+    cwd,
+    timeoutMs: ms + 30_000,
+  });
+  /** @type {Record<string, Pauses>} */
+  const out = {};
+  for (const [cpu, r] of Object.entries(results))
+    out[cpu] = { lostMsPerSecond: r.lostMsPerSecond, longestMs: r.longestMs, over1ms: r.over1ms };
+  return out;
 }

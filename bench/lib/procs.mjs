@@ -164,6 +164,30 @@ export class Child {
 }
 
 /**
+ * Runs the same `node -e` probe pinned to each CPU in `cpus`, all at once (both busy, as during
+ * a scenario), and collects the one `{ type }` message each sends; every probe is stopped by
+ * PID afterwards. The probes of the host (pauses.mjs, speed.mjs) are built on it.
+ *
+ * @param {string} label
+ * @param {string} script
+ * @param {string[]} args
+ * @param {string} type
+ * @param {{ cpus: string[], cwd: string, timeoutMs: number }} o
+ * @returns {Promise<Record<string, any>>} each CPU's message
+ */
+export async function probeEachCpu(label, script, args, type, o) {
+  const children = o.cpus.map(
+    (cpu) => new Child(`${label} on CPU ${cpu}`, ['-e', script, ...args], { cpu, cwd: o.cwd }),
+  );
+  try {
+    const results = await Promise.all(children.map((c) => c.next(type, o.timeoutMs)));
+    return Object.fromEntries(o.cpus.map((cpu, i) => [cpu, results[i]]));
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+/**
  * CPU time (user + system, all threads) of a process in microseconds, from /proc/<pid>/stat.
  *
  * @param {number} pid

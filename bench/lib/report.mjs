@@ -194,6 +194,21 @@ export function renderTable(out) {
 }
 
 /**
+ * A probe's figures for the run's CPUs (server's, then generator's), or "not measured".
+ *
+ * @param {any} m the run's machine
+ * @param {Record<string, any> | undefined} byCpu
+ * @param {(figures: any) => string} describe
+ */
+function perCpu(m, byCpu, describe) {
+  if (!byCpu) return 'not measured';
+  return [m.serverCpu, m.generatorCpu]
+    .filter((cpu, i, a) => a.indexOf(cpu) === i && byCpu[cpu])
+    .map((cpu) => `CPU ${cpu} ${describe(byCpu[cpu])}`)
+    .join(', ');
+}
+
+/**
  * The host's pauses (lib/pauses.mjs) as one line: busy loops on both CPUs, before and after.
  *
  * @param {any} m the run's machine
@@ -201,15 +216,11 @@ export function renderTable(out) {
 function pausesLine(m) {
   /** @param {any} p */
   const one = (p) =>
-    p
-      ? [m.serverCpu, m.generatorCpu]
-          .filter((cpu, i, a) => a.indexOf(cpu) === i && p[cpu])
-          .map(
-            (cpu) =>
-              `CPU ${cpu} lost ${fmt(p[cpu].lostMsPerSecond, 1)} ms/s (longest ${fmt(p[cpu].longestMs, 1)} ms)`,
-          )
-          .join(', ')
-      : 'not measured';
+    perCpu(
+      m,
+      p,
+      (c) => `lost ${fmt(c.lostMsPerSecond, 1)} ms/s (longest ${fmt(c.longestMs, 1)} ms)`,
+    );
   return (
     `Host pauses seen by a busy loop on each CPU, both busy at once: before the run ${one(m.pauses.before)}; ` +
     `after ${one(m.pauses.after)}. They land on whichever server runs at the time and show in its tail latency.`
@@ -225,15 +236,12 @@ function pausesLine(m) {
 function speedLine(m) {
   /** @param {any} p */
   const one = (p) =>
-    p
-      ? [m.serverCpu, m.generatorCpu]
-          .filter((cpu, i, a) => a.indexOf(cpu) === i && p[cpu])
-          .map(
-            (cpu) =>
-              `CPU ${cpu} ${fmt(p[cpu].rs256VerifyUs, 1)} µs per RS256 verification, ${fmt(p[cpu].jsonRoundTripUs, 2)} µs per JSON round trip, ${fmt(p[cpu].memoryLoadNs, 0)} ns per load from memory`,
-          )
-          .join(', ')
-      : 'not measured';
+    perCpu(
+      m,
+      p,
+      (c) =>
+        `${fmt(c.rs256VerifyUs, 1)} µs per RS256 verification, ${fmt(c.jsonRoundTripUs, 2)} µs per JSON round trip, ${fmt(c.memoryLoadNs, 0)} ns per load from memory`,
+    );
   return (
     `Host speed, the same work on each CPU, both busy at once (median batch): before the run ${one(m.speed.before)}; ` +
     `after ${one(m.speed.after)}. A host that runs slow without pausing moves every server's figures together.`

@@ -4,7 +4,7 @@
 // figures move together (seen here: the bare server's connect cost 88 µs in one run and 146 µs
 // in the next, half an hour later). Each run reports these figures before and after its
 // scenarios, so a slow host can be told from a slow server when runs are compared.
-import { Child } from './procs.mjs';
+import { probeEachCpu } from './procs.mjs';
 
 /**
  * @typedef {object} Speed
@@ -60,23 +60,18 @@ process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), j
  * @returns {Promise<Record<string, Speed>>} by CPU
  */
 export async function probeSpeed(cpus, cwd) {
-  const children = cpus.map(
-    (cpu) => new Child(`speed probe on CPU ${cpu}`, ['-e', PROBE], { cpu, cwd }),
-  );
-  try {
-    const results = await Promise.all(children.map((c) => c.next('speed', 60_000)));
-    /** @type {Record<string, Speed>} */
-    const out = {};
-    cpus.forEach((cpu, i) => {
-      const r = /** @type {any} */ (results[i]);
-      out[cpu] = {
-        rs256VerifyUs: r.rs256VerifyUs,
-        jsonRoundTripUs: r.jsonRoundTripUs,
-        memoryLoadNs: r.memoryLoadNs,
-      };
-    });
-    return out;
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-  }
+  const results = await probeEachCpu('speed probe', PROBE, [], 'speed', {
+    cpus,
+    cwd,
+    timeoutMs: 60_000,
+  });
+  /** @type {Record<string, Speed>} */
+  const out = {};
+  for (const [cpu, r] of Object.entries(results))
+    out[cpu] = {
+      rs256VerifyUs: r.rs256VerifyUs,
+      jsonRoundTripUs: r.jsonRoundTripUs,
+      memoryLoadNs: r.memoryLoadNs,
+    };
+  return out;
 }

@@ -722,20 +722,12 @@ export class SignalingCore {
     clearTimeout(peer.tokenTimer);
     const lifetimeMs = (peer.claims.exp - peer.claims.iat) * 1000;
     const leadMs = Math.min(this.config.tokenExpiringLeadSeconds * 1000, lifetimeMs * 0.2);
-    peer.tokenTimer = setTimeout(
-      this.#onTokenExpiring,
-      Math.max(0, peer.expMs - leadMs - this.clock.now()),
-      peer,
-    );
-    peer.tokenTimer.unref();
+    this.#armTokenTimer(peer, this.#onTokenExpiring, peer.expMs - leadMs);
   }
 
-  #armExpiry(peer: Peer): void {
-    peer.tokenTimer = setTimeout(
-      this.#onTokenExpiry,
-      Math.max(0, peer.expMs + this.#toleranceMs - this.clock.now()),
-      peer,
-    );
+  /** The peer's token timer, to call `callback(peer)` when the injected clock reads `atMs`. */
+  #armTokenTimer(peer: Peer, callback: (peer: Peer) => void, atMs: number): void {
+    peer.tokenTimer = setTimeout(callback, Math.max(0, atMs - this.clock.now()), peer);
     peer.tokenTimer.unref();
   }
 
@@ -744,14 +736,15 @@ export class SignalingCore {
     if (peer.closing) return;
     // A parked peer gets no notice; its resume schedules the timer again.
     if (peer.socket) this.sendTo(peer, { type: 'token_expiring', expiresAt: peer.expMs });
-    this.#armExpiry(peer);
+    this.#armTokenTimer(peer, this.#onTokenExpiry, peer.expMs + this.#toleranceMs);
   };
 
   readonly #onTokenExpiry = (peer: Peer): void => {
     if (peer.closing) return;
     if (this.clock.now() >= peer.expMs + this.#toleranceMs - 5)
       void this.closePeer(peer, CloseCode.TokenInvalid, 'token_expired');
-    else this.#armExpiry(peer); // the injected clock is behind the timers: wait for it
+    // The injected clock is behind the timers: wait for it.
+    else this.#armTokenTimer(peer, this.#onTokenExpiry, peer.expMs + this.#toleranceMs);
   };
 
   // ---------------------------------------------------------------------------------------

@@ -107,6 +107,16 @@ async function startFakeRelay(handler: Handler): Promise<FakeRelay> {
   return relay;
 }
 
+/** The client's allocate() against a fake relay, with the test credentials. */
+const allocateFrom = (relay: FakeRelay) =>
+  allocate({
+    host: '127.0.0.1',
+    port: relay.port,
+    username: USER,
+    password: PASSWORD,
+    timeoutMs: 2000,
+  });
+
 const signed = (r: Received) => getAttribute(r.message, StunAttr.MessageIntegrity) !== undefined;
 
 test('401 challenge, then a signed ALLOCATE; 438 Stale Nonce is retried once with the new nonce', async () => {
@@ -134,13 +144,7 @@ test('401 challenge, then a signed ALLOCATE; 438 Stale Nonce is retried once wit
       );
     }
   });
-  const result = await allocate({
-    host: '127.0.0.1',
-    port: relay.port,
-    username: USER,
-    password: PASSWORD,
-    timeoutMs: 2000,
-  });
+  const result = await allocateFrom(relay);
   assert.equal(result.ok, true);
   if (!result.ok) return;
   assert.deepEqual(result.relayedAddress, { family: 'IPv4', address: '127.0.0.1', port: 50000 });
@@ -216,13 +220,7 @@ test('a second 438 is not retried: ok:false with errorCode 438', async () => {
     if (!signed(r)) return server.challenge(r, 401, 'n0');
     server.challenge(r, 438, `n${++n}`);
   });
-  const result = await allocate({
-    host: '127.0.0.1',
-    port: relay.port,
-    username: USER,
-    password: PASSWORD,
-    timeoutMs: 2000,
-  });
+  const result = await allocateFrom(relay);
   assert.deepEqual(result, { ok: false, errorCode: 438, reason: 'Stale Nonce' });
   assert.equal(relay.received.length, 3);
 });
@@ -244,13 +242,7 @@ test('other errors of the first ALLOCATE are returned as they are', async () => 
   const relay = await startFakeRelay((r, server) =>
     server.reply(r, StunClass.ErrorResponse, [errorCodeAttribute(486, 'Allocation Quota Reached')]),
   );
-  const result = await allocate({
-    host: '127.0.0.1',
-    port: relay.port,
-    username: USER,
-    password: PASSWORD,
-    timeoutMs: 2000,
-  });
+  const result = await allocateFrom(relay);
   assert.deepEqual(result, { ok: false, errorCode: 486, reason: 'Allocation Quota Reached' });
 });
 
@@ -266,13 +258,7 @@ test('437 Allocation Mismatch: tried again from a new socket, up to three socket
     if (!signed(r)) return server.challenge(r, 401, 'nonce-1');
     server.allocated(r);
   });
-  const result = await allocate({
-    host: '127.0.0.1',
-    port: relay.port,
-    username: USER,
-    password: PASSWORD,
-    timeoutMs: 2000,
-  });
+  const result = await allocateFrom(relay);
   assert.equal(result.ok, true);
   if (result.ok) await result.close();
   const ports = new Set(relay.received.map((r) => r.from.port));
@@ -282,13 +268,7 @@ test('437 Allocation Mismatch: tried again from a new socket, up to three socket
   const always = await startFakeRelay((r, server) =>
     server.reply(r, StunClass.ErrorResponse, [errorCodeAttribute(437, 'Allocation Mismatch')]),
   );
-  const refused = await allocate({
-    host: '127.0.0.1',
-    port: always.port,
-    username: USER,
-    password: PASSWORD,
-    timeoutMs: 2000,
-  });
+  const refused = await allocateFrom(always);
   assert.deepEqual(refused, { ok: false, errorCode: 437, reason: 'Allocation Mismatch' });
   assert.equal(always.received.length, 3);
 });
