@@ -48,11 +48,11 @@ process.on('disconnect', () => process.exit(0));
 let clients = [];
 let received = 0;
 let acks0 = 0;
-const latency = new Samples(4_000_000);
+const latency = new Samples();
 /** Open loop: from when each message was actually sent (not scheduled) to its arrival. */
-const path = new Samples(4_000_000);
+const path = new Samples();
 /** Open loop: how late each message was sent (actual minus scheduled send time). */
-const lateness = new Samples(4_000_000);
+const lateness = new Samples();
 /** @type {(() => void) | null} */
 let startLoad = null;
 /** @type {(() => void) | null} */
@@ -372,7 +372,7 @@ function setupFanout(
 }
 
 async function runConnect() {
-  const times = new Samples(1_000_000);
+  const times = new Samples();
   const t0 = performance.now();
   const r = await openMany(/** @type {number} */ (job.count), job.concurrency ?? 64, times);
   const ms = performance.now() - t0;
@@ -443,7 +443,7 @@ async function runHttp() {
 async function runHttpBuiltin(o, bearerTokens) {
   const { Agent, request } = await import('node:http');
   const agent = new Agent({ keepAlive: true, maxSockets: o.connections });
-  const times = new Samples(2_000_000);
+  const times = new Samples();
   /** @type {Record<string, { count: number }>} */
   const statusCodes = {};
   let ok = 0;

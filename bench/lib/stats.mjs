@@ -1,40 +1,92 @@
 // Latency samples and percentiles.
 
-/** A bounded buffer of latency samples in milliseconds. */
+/** Below 2^SUB_BITS+1 µs (2.048 ms) every microsecond has a bucket of its own. */
+const SUB_BITS = 10;
+const SUB = 1 << SUB_BITS;
+/** Values up to 2^31 µs (about 36 minutes); anything above lands in the last bucket. */
+const TOP_BIT = 31;
+const BUCKETS = 2 * SUB + (TOP_BIT - SUB_BITS) * SUB;
+
+/**
+ * Latency samples in milliseconds, kept as a log-linear histogram of whole microseconds (the
+ * layout of HdrHistogram with three significant digits): exact to the microsecond up to
+ * 2.048 ms, within 1/2048 of the value above. Adding a sample is O(1) and a summary walks the
+ * fixed buckets, so neither stops the generator: the sorted buffer this replaces took 3.6 ms
+ * per 40,000 samples to summarize, and an open-loop generator summarizing three of them
+ * between two measured windows sent nothing for ~11 ms, a backlog that landed in the next
+ * window's tail (BENCHMARKS.md, "The instrument's own pause").
+ */
 export class Samples {
-  /** @param {number} capacity */
-  constructor(capacity) {
-    this.values = new Float64Array(capacity);
+  constructor() {
+    this.counts = new Uint32Array(BUCKETS);
     this.count = 0;
-    /** Samples that did not fit (still counted in `total`). */
-    this.dropped = 0;
+    this.maxUs = 0;
   }
 
   /** @param {number} ms */
   add(ms) {
-    if (this.count < this.values.length) this.values[this.count++] = ms;
-    else this.dropped++;
+    const us = ms > 0 ? Math.round(ms * 1000) : 0;
+    this.counts[bucketOf(us)]++;
+    this.count++;
+    if (us > this.maxUs) this.maxUs = us;
   }
 
   reset() {
+    this.counts.fill(0);
     this.count = 0;
-    this.dropped = 0;
+    this.maxUs = 0;
   }
 
-  /** @returns {{ n: number, p50: number, p90: number, p99: number, p999: number, max: number }} */
+  /**
+   * The sample at rank floor(q·n) of the sorted samples for each q (the nearest-rank
+   * percentile), as the middle of its bucket and never above the largest sample.
+   *
+   * @returns {{ n: number, p50: number, p90: number, p99: number, p999: number, max: number }}
+   */
   summary() {
-    const v = this.values.subarray(0, this.count).sort();
-    /** @param {number} q */
-    const at = (q) => (v.length === 0 ? NaN : v[Math.min(v.length - 1, Math.floor(q * v.length))]);
+    const n = this.count;
+    const qs = [0.5, 0.9, 0.99, 0.999];
+    const out = qs.map(() => NaN);
+    if (n > 0) {
+      let k = 0;
+      let rank = Math.min(n - 1, Math.floor((qs[k] ?? 1) * n));
+      let seen = 0;
+      for (let b = 0; b < BUCKETS && k < qs.length; b++) {
+        seen += this.counts[b] ?? 0;
+        while (k < qs.length && seen > rank) {
+          out[k] = Math.min(middleOf(b), this.maxUs) / 1000;
+          k++;
+          rank = Math.min(n - 1, Math.floor((qs[k] ?? 1) * n));
+        }
+      }
+    }
+    const [p50, p90, p99, p999] = out.map((x) => round(/** @type {number} */ (x)));
     return {
-      n: this.count + this.dropped,
-      p50: round(at(0.5)),
-      p90: round(at(0.9)),
-      p99: round(at(0.99)),
-      p999: round(at(0.999)),
-      max: round(v.length === 0 ? NaN : v[v.length - 1]),
+      n,
+      p50: /** @type {number} */ (p50),
+      p90: /** @type {number} */ (p90),
+      p99: /** @type {number} */ (p99),
+      p999: /** @type {number} */ (p999),
+      max: n === 0 ? NaN : round(this.maxUs / 1000),
     };
   }
+}
+
+/** @param {number} us a whole number of microseconds >= 0 */
+export function bucketOf(us) {
+  if (us < 2 * SUB) return us;
+  if (us >= 2 ** TOP_BIT) return BUCKETS - 1;
+  const msb = 31 - Math.clz32(us);
+  const shift = msb - SUB_BITS;
+  return 2 * SUB + (shift - 1) * SUB + ((us >>> shift) - SUB);
+}
+
+/** The middle of bucket `b`, in microseconds (the value itself below 2 * SUB). */
+function middleOf(/** @type {number} */ b) {
+  if (b < 2 * SUB) return b;
+  const shift = Math.floor((b - 2 * SUB) / SUB) + 1;
+  const low = ((b - 2 * SUB) % SUB) + SUB;
+  return low * 2 ** shift + (2 ** shift - 1) / 2;
 }
 
 /**
