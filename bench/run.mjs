@@ -115,7 +115,7 @@ const SERVER_DEFS = {
   peerjs: { script: 'bench/servers/peerjs.mjs', nodeArgs: ['--expose-gc'] },
   // A bare server (servers/ceiling.mjs) in scenarios (1) and (4): the generator's ceiling in
   // connects/s and its latency floor in the open loop.
-  ceiling: { script: 'bench/servers/ceiling.mjs', nodeArgs: [] },
+  ceiling: { script: 'bench/servers/ceiling.mjs', nodeArgs: ['--expose-gc'] },
   socketio: { script: 'bench/servers/socketio.mjs', nodeArgs: ['--expose-gc'] },
   express: {
     script: 'bench/servers/express-turn.cjs',
@@ -307,6 +307,13 @@ async function measureWindow(
   /** @type {string} */ label,
   /** @type {'throughput' | 'latency'} */ by = 'throughput',
 ) {
+  // Every server collects its heap in full before the load, as the generator does (settle in
+  // generator.mjs): what a server's setup left in its old generation is not steady-state work,
+  // and its mark-compact fell in the first measured window. Callgate's setup is the heaviest
+  // (an HTTP token mint and an RS256 handshake per connection): at 20k/s its first window of
+  // each round had a 11–16 ms stall (an incremental-marking step and the finalize) that the
+  // peers' did not, while at steady load its old generation does not grow at all.
+  await s.child.request({ type: 'gc' }, 'gc-done', 30_000);
   await g.request({ type: 'load' }, 'loading');
   await sleep(P.warmupMs);
   // Consecutive windows; the median one (by throughput, or by p99 for the open loop) is
@@ -844,6 +851,14 @@ function versions() {
   return v;
 }
 
+/** The diagnostic environment variables that are set, or undefined when none is. */
+function diagnosticEnv() {
+  const set = ['BENCH_NODE_ARGS', 'BENCH_GEN_ARGS', 'BENCH_OVERRIDES'].filter(
+    (k) => process.env[k],
+  );
+  return set.length ? Object.fromEntries(set.map((k) => [k, process.env[k]])) : undefined;
+}
+
 async function main() {
   ensurePeers();
   buildCallgate();
@@ -851,6 +866,9 @@ async function main() {
     date: new Date().toISOString(),
     mode: SMOKE ? 'smoke' : 'full',
     callgateBuild,
+    // Diagnostic settings in force (extra node flags, Callgate configuration overrides): a run
+    // made with any of them is a diagnosis, not the benchmark, and its report says so.
+    ...(diagnosticEnv() ? { diagnostics: diagnosticEnv() } : {}),
     machine: machine(),
     versions: versions(),
     /** @type {Record<string, any>} */

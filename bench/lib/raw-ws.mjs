@@ -12,6 +12,15 @@ import { randomBytes } from 'node:crypto';
 const CRLF2 = Buffer.from('\r\n\r\n');
 
 /**
+ * The one buffer every client's socket reads into (`onread`): Node otherwise makes a new
+ * ArrayBuffer for every read, and at tens of thousands of reads a second their bookkeeping
+ * made the generator's scavenges longer (each one stops every message in flight). The read
+ * callbacks run one at a time and keep nothing that points into it: what they keep (a partial
+ * frame, the handshake's head, a frame's text) is copied out.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+/**
  * One client connection. `onText(str)` receives every text frame (latin1-decoded: the
  * benchmark's payloads are ASCII), `onClose()` the end of the connection.
  */
@@ -46,6 +55,13 @@ export class RawWs {
         port: o.port,
         ...(o.localAddress ? { localAddress: o.localAddress } : {}),
         noDelay: true,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (/** @type {number} */ n, /** @type {Buffer} */ buf) => {
+            if (upgraded) ws.#onData(buf.subarray(0, n));
+            else onHead(buf.subarray(0, n));
+          },
+        },
       });
       const ws = new RawWs(socket);
       let head = Buffer.alloc(0);
@@ -76,7 +92,8 @@ export class RawWs {
       });
       /** @param {Buffer} chunk */
       const onHead = (chunk) => {
-        head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+        // A copy: `chunk` is the shared read buffer.
+        head = Buffer.concat([head, chunk]);
         const end = head.indexOf(CRLF2);
         if (end < 0) {
           if (head.length > 16384) fail(new Error('response head too large'));
@@ -86,20 +103,17 @@ export class RawWs {
         if (!/^HTTP\/1\.1 101 /.test(status)) return fail(new Error(`upgrade refused: ${status}`));
         upgraded = true;
         clearTimeout(timer);
-        socket.off('data', onHead);
-        socket.on('data', (c) => ws.#onData(c));
         const rest = head.subarray(end + 4);
         resolve(ws);
         // Frames that arrived with the 101 are parsed once the caller has set its handlers.
         if (rest.length > 0) queueMicrotask(() => ws.#onData(rest));
       };
-      socket.on('data', onHead);
     });
   }
 
-  /** @param {Buffer} chunk */
+  /** @param {Buffer} chunk the shared read buffer's bytes, or a copy */
   #onData(chunk) {
-    let buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    const buf = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
     this.#pending = null;
     let off = 0;
     const n = buf.length;
@@ -127,7 +141,8 @@ export class RawWs {
         this.socket.end();
       }
     }
-    if (off < n) this.#pending = off === 0 ? buf : buf.subarray(off);
+    // Kept across reads, so copied out of the shared read buffer.
+    if (off < n) this.#pending = Buffer.from(buf.subarray(off));
   }
 
   /**

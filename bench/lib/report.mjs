@@ -171,6 +171,13 @@ export function renderTable(out) {
   return [
     `Callgate benchmark, ${out.mode} run, ${out.date} (${out.seconds} s)`,
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}, fd limit ${m.fdLimit}; server on CPU ${m.serverCpu}, generator on CPU ${m.generatorCpu}${m.pinned ? ' (taskset)' : ' (not pinned)'}; load average before ${m.loadAverageBefore.join(' / ')}, after ${(m.loadAverageAfter ?? []).join(' / ')}${m.stealPercent ? `; hypervisor steal during the run ${m.stealPercent.serverCpu}% on the server's CPU, ${m.stealPercent.generatorCpu}% on the generator's` : ''}`,
+    ...(out.diagnostics
+      ? [
+          `Diagnostic run, not the benchmark: ${Object.entries(out.diagnostics)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`,
+        ]
+      : []),
     ...(m.pauses ? [pausesLine(m)] : []),
     ...(m.speed ? [speedLine(m)] : []),
     ...(starved(out.scenarios).length

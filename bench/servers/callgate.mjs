@@ -4,6 +4,8 @@
 // per-connection message rate (the relay scenarios send several hundred messages per second
 // per connection), handshakes per IP (thousands of connects per second from a few loopback
 // addresses), mints per API key and TURN requests per user. Every check still runs.
+// BENCH_OVERRIDES (JSON, e.g. '{"signal.pingIntervalMs":600000}') overrides configuration keys
+// for a diagnostic A/B run; results made with it are not the benchmark's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ const config = loadConfig({
     'signal.handshakesPerSecondPerIp': 1_000_000,
     'auth.mintRatePerSecond': 1_000_000,
     'turn.requestsPerMinutePerUser': 1_000_000,
+    ...(process.env.BENCH_OVERRIDES ? JSON.parse(process.env.BENCH_OVERRIDES) : {}),
   },
 });
 const app = await createCallgate({ config }, defaultPlugins());
