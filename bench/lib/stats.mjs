@@ -14,7 +14,7 @@ const BUCKETS = 2 * SUB + (TOP_BIT - SUB_BITS) * SUB;
  * fixed buckets, so neither stops the generator: the sorted buffer this replaces took 3.6 ms
  * per 40,000 samples to summarize, and an open-loop generator summarizing three of them
  * between two measured windows sent nothing for ~11 ms, a backlog that landed in the next
- * window's tail (BENCHMARKS.md, "The instrument's own pause").
+ * window's tail (BENCHMARKS.md, "The instrument's own pauses").
  */
 export class Samples {
   constructor() {
