@@ -42,7 +42,7 @@ const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').s
 const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
-/** Scenario sizes: the full suite (about six minutes) and the smoke run (seconds). */
+/** Scenario sizes: the full suite (six and a half to eight minutes) and the smoke run (seconds). */
 const P = SMOKE
   ? {
       connectN: 40,
