@@ -97,36 +97,35 @@ const P = SMOKE
 // --memory-steps=2000,4000 overrides the idle-memory steps (e.g. for a quick heap snapshot).
 const memorySteps = opt('memory-steps');
 if (memorySteps) P.memorySteps = memorySteps.split(',').map(Number);
-// --connect-warmup=200 sets the warm-up round of scenario (1) (default: as many as measured).
-const connectWarmupOpt = opt('connect-warmup');
-const connectWarmup = connectWarmupOpt === undefined ? undefined : Number(connectWarmupOpt);
-if (connectWarmup !== undefined && !(Number.isInteger(connectWarmup) && connectWarmup >= 0))
-  throw new Error(`--connect-warmup wants a whole number >= 0, got ${connectWarmupOpt}`);
-// --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
-const connectRoundsOpt = opt('connect-rounds');
-if (connectRoundsOpt !== undefined) {
-  const r = Number(connectRoundsOpt);
-  if (!(Number.isInteger(r) && r >= 1))
-    throw new Error(`--connect-rounds wants a whole number >= 1, got ${connectRoundsOpt}`);
-  P.connectRounds = r;
+/**
+ * A whole-number option, or undefined when it is not given.
+ *
+ * @param {string} name
+ * @param {number} min
+ */
+function wholeOpt(name, min) {
+  const raw = opt(name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n >= min))
+    throw new Error(`--${name} wants a whole number >= ${min}, got ${raw}`);
+  return n;
 }
+// --connect-warmup=200 sets the warm-up round of scenario (1) (default: as many as measured).
+const connectWarmup = wholeOpt('connect-warmup', 0);
+// --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
+P.connectRounds = wholeOpt('connect-rounds', 1) ?? P.connectRounds;
 // --warmup-ms=N: the load before the first measured window of scenarios 3-5 (open loop too).
-const warmupOpt = opt('warmup-ms');
-if (warmupOpt !== undefined) {
-  const w = Number(warmupOpt);
-  if (!(Number.isInteger(w) && w >= 0))
-    throw new Error(`--warmup-ms wants a whole number >= 0, got ${warmupOpt}`);
-  P.warmupMs = w;
-  P.openWarmupMs = w;
+const warmupMs = wholeOpt('warmup-ms', 0);
+if (warmupMs !== undefined) {
+  P.warmupMs = warmupMs;
+  P.openWarmupMs = warmupMs;
 }
 // --open-rates=20000 runs the open loop at these rates only.
 const openRates = opt('open-rates');
 if (openRates) P.openRates = openRates.split(',').map(Number);
 // --open-rounds=N runs N interleaved rounds of the open loop at every rate.
-const openRoundsOpt = opt('open-rounds');
-const openRounds = openRoundsOpt === undefined ? undefined : Number(openRoundsOpt);
-if (openRounds !== undefined && !(Number.isInteger(openRounds) && openRounds >= 1))
-  throw new Error(`--open-rounds wants a whole number >= 1, got ${openRoundsOpt}`);
+const openRounds = wholeOpt('open-rounds', 1);
 /** @param {number} rate */
 const roundsAt = (rate) => openRounds ?? P.openRounds[rate] ?? 1;
 
@@ -265,9 +264,17 @@ async function startGenerator(job) {
   }
 }
 
+/**
+ * A full collection in the server (two, with --expose-gc; servers/common.mjs). Also what settles
+ * a server between its setup and its measurement.
+ */
+function collectServer(/** @type {Server} */ s) {
+  return s.child.request({ type: 'gc' }, 'gc-done', 30_000);
+}
+
 /** Server memory after a forced full GC, from /proc (RSS) and the process (heap). */
 async function serverMemory(/** @type {Server} */ s) {
-  const m = await s.child.request({ type: 'gc' }, 'gc-done', 30_000);
+  const m = await collectServer(s);
   await sleep(100);
   return { rss: rssBytes(s.pid), heapUsed: /** @type {number} */ (m.heapUsed) };
 }
@@ -342,7 +349,7 @@ async function measureWindow(
   // (an HTTP token mint and an RS256 handshake per connection): at 20k/s its first window of
   // each round had an 11–16 ms stall (an incremental-marking step and the finalize) that the
   // peers' did not, while at steady load its old generation does not grow at all.
-  await s.child.request({ type: 'gc' }, 'gc-done', 30_000);
+  await collectServer(s);
   await g.request({ type: 'load' }, 'loading');
   await sleep(by === 'latency' ? P.openWarmupMs : P.warmupMs);
   // Consecutive windows; the median one (by throughput, or by p99 for the open loop) is
@@ -464,7 +471,7 @@ async function scenarioConnect(/** @type {string} */ name) {
     // The setup's garbage (Callgate's token mints, every server's warm-up connections) is
     // collected before the measured round, as before the other scenarios' load (measureWindow);
     // what the measured connects themselves leave is still collected within it.
-    await s.child.request({ type: 'gc' }, 'gc-done', 30_000);
+    await collectServer(s);
     await sleep(200);
     const g = own(
       await startGenerator({

@@ -45,28 +45,23 @@ export class Samples {
    */
   summary() {
     const n = this.count;
-    const qs = [0.5, 0.9, 0.99, 0.999];
-    const out = qs.map(() => NaN);
-    if (n > 0) {
-      let k = 0;
-      let rank = Math.min(n - 1, Math.floor((qs[k] ?? 1) * n));
+    /** @param {number} q */
+    const at = (q) => {
+      if (n === 0) return NaN;
+      const rank = Math.min(n - 1, Math.floor(q * n));
       let seen = 0;
-      for (let b = 0; b < BUCKETS && k < qs.length; b++) {
+      for (let b = 0; b < BUCKETS; b++) {
         seen += this.counts[b] ?? 0;
-        while (k < qs.length && seen > rank) {
-          out[k] = Math.min(middleOf(b), this.maxUs) / 1000;
-          k++;
-          rank = Math.min(n - 1, Math.floor((qs[k] ?? 1) * n));
-        }
+        if (seen > rank) return round(Math.min(middleOf(b), this.maxUs) / 1000);
       }
-    }
-    const [p50, p90, p99, p999] = out.map((x) => round(/** @type {number} */ (x)));
+      return NaN; // not reached: the buckets hold all n samples
+    };
     return {
       n,
-      p50: /** @type {number} */ (p50),
-      p90: /** @type {number} */ (p90),
-      p99: /** @type {number} */ (p99),
-      p999: /** @type {number} */ (p999),
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      p999: at(0.999),
       max: n === 0 ? NaN : round(this.maxUs / 1000),
     };
   }
