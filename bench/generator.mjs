@@ -130,7 +130,8 @@ function totalAcks() {
 
 /** @returns {Adapter} */
 function adapter() {
-  const a = adapters[job.server];
+  // `callgate-base` (an A/B run's other build) speaks Callgate's protocol.
+  const a = adapters[job.server === 'callgate-base' ? 'callgate' : job.server];
   if (!a) throw new Error(`unknown server ${job.server}`);
   return a;
 }

@@ -38,6 +38,8 @@ const ALLOC_PROF = flag('alloc-prof');
 if (CPU_PROF && ALLOC_PROF) throw new Error('--cpu-prof and --alloc-prof: one at a time');
 const SERVER_CPU = '0';
 const GEN_CPU = cpus().length > 1 ? '1' : '0';
+/** Callgate, or the other build of it in an A/B run (`callgate-base`, see SERVER_DEFS). */
+const isCallgate = (/** @type {string} */ name) => name === 'callgate' || name === 'callgate-base';
 const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').split(',');
 const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
@@ -145,6 +147,19 @@ const SERVER_DEFS = {
   // connects/s and its latency floor in the open loop.
   ceiling: { script: 'bench/servers/ceiling.mjs', nodeArgs: ['--expose-gc'] },
   socketio: { script: 'bench/servers/socketio.mjs', nodeArgs: ['--expose-gc'] },
+  // Another build of Callgate, for an A/B run interleaved with this one: BENCH_BASE is the root
+  // of a second checkout, built (`npm run build`) with its dependencies installed, e.g.
+  //   BENCH_BASE=/tmp/base node bench/run.mjs --servers=callgate,callgate-base --only=connect
+  // Its figures are in the JSON only (the report's tables and goals are about `callgate`).
+  ...(process.env.BENCH_BASE
+    ? {
+        'callgate-base': {
+          script: join(process.env.BENCH_BASE, 'bench/servers/callgate.mjs'),
+          nodeArgs: ['--expose-gc'],
+          env: { CALLGATE_BUILD: 'dist' },
+        },
+      }
+    : {}),
   express: {
     script: 'bench/servers/express-turn.cjs',
     nodeArgs: [],
@@ -447,8 +462,9 @@ async function scenarioConnect(/** @type {string} */ name) {
   return withServer(name, async (s, own) => {
     const n = P.connectN;
     const warm = connectWarmup ?? n;
-    const tokens =
-      name === 'callgate' ? await mintTokens(s, n + warm, () => ({ lobby: ['join'] })) : undefined;
+    const tokens = isCallgate(name)
+      ? await mintTokens(s, n + warm, () => ({ lobby: ['join'] }))
+      : undefined;
     // A warm-up round of connects, closed again before the measured round. It is as large as
     // the measured round: V8 keeps optimising (on its own threads, which count as server CPU)
     // for thousands of connects, and with the 200 warm-up connects of earlier rounds the
@@ -532,10 +548,9 @@ async function scenarioMemory(/** @type {string} */ name) {
   return withServer(name, async (s, own) => {
     const top = /** @type {number} */ (P.memorySteps.at(-1));
     const perUser = 10; // Callgate's default connections per user: one token serves ten.
-    const userTokens =
-      name === 'callgate'
-        ? await mintTokens(s, Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
-        : undefined;
+    const userTokens = isCallgate(name)
+      ? await mintTokens(s, Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
+      : undefined;
     const base = await serverMemory(s);
     const { addresses, perAddress } = addressesFor(top);
     let have = 0;
@@ -613,7 +628,7 @@ const pairRooms = (/** @type {number} */ i) => ({ [`p${i >> 1}`]: ['join', 'send
 async function scenarioRelay(/** @type {string} */ name, window = 1) {
   return withServer(name, async (s, own) => {
     const pairs = P.relayPairs;
-    const tokens = name === 'callgate' ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const tokens = isCallgate(name) ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'relay',
@@ -639,7 +654,7 @@ async function scenarioRelay(/** @type {string} */ name, window = 1) {
 async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} */ rate) {
   return withServer(name, async (s, own) => {
     const pairs = P.openPairs;
-    const tokens = name === 'callgate' ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const tokens = isCallgate(name) ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'openloop',
@@ -666,10 +681,9 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
   return withServer(name, async (s, own) => {
     const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
     const n = rooms * size;
-    const tokens =
-      name === 'callgate'
-        ? await mintTokens(s, n, (i) => ({ [`r${Math.floor(i / size)}`]: ['join', 'publish'] }))
-        : undefined;
+    const tokens = isCallgate(name)
+      ? await mintTokens(s, n, (i) => ({ [`r${Math.floor(i / size)}`]: ['join', 'publish'] }))
+      : undefined;
     const g = own(
       await startGenerator({
         kind: 'fanout',
@@ -907,7 +921,7 @@ function versions() {
 
 /** The diagnostic environment variables that are set, or undefined when none is. */
 function diagnosticEnv() {
-  const set = ['BENCH_NODE_ARGS', 'BENCH_GEN_ARGS', 'BENCH_OVERRIDES'].filter(
+  const set = ['BENCH_NODE_ARGS', 'BENCH_GEN_ARGS', 'BENCH_OVERRIDES', 'BENCH_BASE'].filter(
     (k) => process.env[k],
   );
   return set.length ? Object.fromEntries(set.map((k) => [k, process.env[k]])) : undefined;

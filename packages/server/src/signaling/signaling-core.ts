@@ -259,7 +259,7 @@ export class SignalingCore {
       offer.protocolOffered ? PROTOCOL : undefined,
       this.#wire,
     );
-    // The first frames `then` writes (welcome, or a close) leave with the 101 in one write.
+    // The first frames `then` sends (welcome, or a close) leave with the 101 in one write.
     then(ws);
     ws.start(head);
   }
@@ -340,7 +340,7 @@ export class SignalingCore {
         code: 'resume_failed',
         message: ErrorCodes.resume_failed.message,
       });
-    // Out now, while the socket is corked: the 101 and these frames leave in one write.
+    // Out now: the 101 and these frames leave in one write.
     this.#outbox.flushOne(peer);
     this.#logOpen(peer, undefined);
   }
@@ -633,7 +633,7 @@ export class SignalingCore {
     if (ws === null || ws.state !== WireState.Open || peer.closing) return;
     const raw = ws.socket;
     if (!raw.writable) return;
-    raw.write(data);
+    ws.send(data);
     if (raw.writableLength > this.config.maxBufferedBytes)
       void this.closePeer(peer, CloseCode.PolicyViolation, 'slow_consumer');
   }

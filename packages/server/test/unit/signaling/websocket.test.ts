@@ -434,13 +434,27 @@ test('accept without a protocol writes no Sec-WebSocket-Protocol line', TEST, as
   });
 });
 
-test('a frame written right after accept leaves in the same write as the 101', TEST, async () => {
+test('a frame sent right after accept leaves in the same write as the 101', TEST, async () => {
   const first = Buffer.from([0x81, 0x05, ...Buffer.from('hello')]);
-  await withConn({ beforeStart: (wire) => wire.socket.write(first) }, async (c) => {
+  await withConn({ beforeStart: (wire) => wire.send(first) }, async (c) => {
     await c.waitFrames(1);
     assert.deepEqual(c.firstChunk, Buffer.concat([Buffer.from(RESPONSE, 'latin1'), first]));
   });
 });
+
+test(
+  'a close sent before start leaves in the same write as the 101 (refused token)',
+  TEST,
+  async () => {
+    await withConn({ beforeStart: (wire) => wire.close(4401, 'token_invalid') }, async (c) => {
+      await c.waitFrames(1);
+      assert.deepEqual(
+        c.firstChunk,
+        Buffer.concat([Buffer.from(RESPONSE, 'latin1'), encodeCloseFrame(4401, 'token_invalid')]),
+      );
+    });
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // 1. Reassembly across TCP reads
