@@ -54,24 +54,29 @@ export function cacheVerifiedTokens(
   const max = options.maxEntries ?? 4096;
   const entries = new Map<string, Entry>();
 
-  return async function verifyWithCache(token) {
-    if (typeof token === 'string') {
-      const e = entries.get(token);
-      if (e !== undefined) {
-        const c = e.verified.claims;
-        if (
-          options.clock.now() < e.untilMs &&
-          e.issuer === options.issuer() &&
-          options.keyring.verificationKey(e.verified.kid) !== undefined
-        ) {
-          if (options.revocations.isRevoked(c.tid, c.sid, c.jti))
-            throw new TokenError('token_revoked', 'session or token revoked');
-          return e.verified;
-        }
-        entries.delete(token);
-      }
+  /** The cached result for `token`, if one may still answer (revocation checked); else undefined. */
+  const lookup = (token: string | undefined | null): VerifiedAccessToken | undefined => {
+    if (typeof token !== 'string') return undefined;
+    const e = entries.get(token);
+    if (e === undefined) return undefined;
+    const c = e.verified.claims;
+    if (
+      options.clock.now() < e.untilMs &&
+      e.issuer === options.issuer() &&
+      options.keyring.verificationKey(e.verified.kid) !== undefined
+    ) {
+      if (options.revocations.isRevoked(c.tid, c.sid, c.jti))
+        throw new TokenError('token_revoked', 'session or token revoked');
+      return e.verified;
     }
-    const verified = await verify(token);
+    entries.delete(token);
+    return undefined;
+  };
+  /** Remembers a token that passed the full policy, if it is the server's own. */
+  const remember = (
+    token: string | undefined | null,
+    verified: VerifiedAccessToken,
+  ): VerifiedAccessToken => {
     const issuer = options.issuer();
     const c = verified.claims;
     if (typeof token === 'string' && c.iss === issuer) {
@@ -84,4 +89,17 @@ export function cacheVerifiedTokens(
     }
     return verified;
   };
+
+  const cached: TokenVerifier = async function verifyWithCache(token) {
+    return lookup(token) ?? remember(token, await verify(token));
+  };
+  const now = verify.now;
+  if (now !== undefined)
+    cached.now = (token) => {
+      const hit = lookup(token);
+      if (hit !== undefined) return hit;
+      const verified = now(token);
+      return verified === undefined ? undefined : remember(token, verified);
+    };
+  return cached;
 }

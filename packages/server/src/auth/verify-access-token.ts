@@ -3,7 +3,7 @@ import type { Keyring } from './keyring.js';
 import type { RevocationList } from './revocation-list.js';
 import { nowSeconds, type Clock } from '../util/clock.js';
 import { TokenError } from './token-error.js';
-import { verifyCompactJws } from './verify-jws.js';
+import { verifyCompactJws, verifyCompactJwsNow } from './verify-jws.js';
 import { validateAccessTokenClaims } from './validate-access-token-claims.js';
 import { decodeJsonObject } from './verify-jws.js';
 import { mapExternalClaims } from './map-external-claims.js';
@@ -36,7 +36,15 @@ export interface VerifiedAccessToken {
   alg: string;
 }
 
-export type TokenVerifier = (token: string | undefined | null) => Promise<VerifiedAccessToken>;
+export type TokenVerifier = ((token: string | undefined | null) => Promise<VerifiedAccessToken>) & {
+  /**
+   * The same verification without a promise, for a token that needs nothing remote (one the
+   * server's own keyring verifies): the result, a thrown TokenError, or undefined when the
+   * token names an external issuer (then only the promise form can answer). Optional: a
+   * verifier without it is always awaited.
+   */
+  now?: (token: string | undefined | null) => VerifiedAccessToken | undefined;
+};
 
 const HS_OR_NONE = /^(none|hs\d+)$/i;
 
@@ -75,17 +83,29 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const external = options.externalIssuers ?? new Map<string, ExternalIssuer>();
   const ownIssuer = () => (typeof options.issuer === 'string' ? options.issuer : options.issuer());
 
-  return async function verifyAccessToken(token) {
-    if (external.size > 0) {
-      const iss = unverifiedIssuer(token, options.maxTokenBytes);
-      const issuer = iss === undefined || iss === ownIssuer() ? undefined : external.get(iss);
-      if (issuer !== undefined) return verifyExternal(token as string, issuer);
-    }
-    const jws = await verifyCompactJws(token, {
-      allowedAlgorithms: allowed,
-      maxTokenBytes: options.maxTokenBytes,
-      resolveKey: (kid) => options.keyring.verificationKey(kid),
-    });
+  /** The external issuer a token names (not yet verified: it only picks the key set). */
+  const externalFor = (token: string | undefined | null): ExternalIssuer | undefined => {
+    if (external.size === 0) return undefined;
+    const iss = unverifiedIssuer(token, options.maxTokenBytes);
+    return iss === undefined || iss === ownIssuer() ? undefined : external.get(iss);
+  };
+  const jwsOptions = {
+    allowedAlgorithms: allowed,
+    maxTokenBytes: options.maxTokenBytes,
+    resolveKey: (kid: string) => options.keyring.verificationKey(kid),
+  };
+
+  const verifier: TokenVerifier = async function verifyAccessToken(token) {
+    const issuer = externalFor(token);
+    if (issuer !== undefined) return verifyExternal(token as string, issuer);
+    return verifyOwn(token);
+  };
+  verifier.now = (token) => (externalFor(token) !== undefined ? undefined : verifyOwn(token));
+  return verifier;
+
+  /** A token for the keyring: every step is local and synchronous. */
+  function verifyOwn(token: string | undefined | null): VerifiedAccessToken {
+    const jws = verifyCompactJwsNow(token, jwsOptions);
     const claims = validateAccessTokenClaims(jws.header, jws.payload, {
       issuer: typeof options.issuer === 'string' ? options.issuer : options.issuer(),
       audience: options.audience,
@@ -96,7 +116,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (options.revocations.isRevoked(claims.tid, claims.sid, claims.jti))
       throw new TokenError('token_revoked', 'session or token revoked');
     return { claims, kid: jws.kid, alg: jws.alg };
-  };
+  }
 
   async function verifyExternal(token: string, issuer: ExternalIssuer) {
     const jws = await verifyCompactJws(token, {

@@ -70,7 +70,6 @@ export class SignalingCore {
   readonly #outbox = new Outbox<Peer>((peer, data) => this.#writeNow(peer, data), {
     maxDelayMs: MAX_WRITE_DELAY_MS,
   });
-  #pending = 0;
 
   constructor(services: Services, bus: Bus) {
     this.services = services;
@@ -193,34 +192,56 @@ export class SignalingCore {
       });
     }
     const release = this.#holdSlot(remote, open);
-    this.#pending++;
-    void this.services
-      .verifyToken(offer.token)
-      .then(
-        (verified) =>
-          this.#upgrade(socket, head, offer, release, (ws) =>
-            this.#accept(ws, verified, offer, remote),
-          ),
-        (err: unknown) => {
-          const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
-          this.log.warn(
-            {
-              event: 'ws_auth_failed',
-              code,
-              detail: err instanceof TokenError ? err.detail : 'error',
-              remote,
-              path: redactUrl(req.url),
-            },
-            'signaling auth failure',
-          );
-          // Complete the handshake only to close at once, so a browser can read the reason
-          // (design.md "Handshake"); no frame from this client is ever read.
-          this.#upgrade(socket, head, offer, release, (ws) =>
-            ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
-          );
-        },
-      )
-      .finally(() => this.#pending--);
+    // A token of the server's own keyring is verified here and now (no promise, no later
+    // turn); one naming an external issuer needs its key set, and is awaited.
+    const verifyNow = this.services.verifyToken.now;
+    if (verifyNow !== undefined) {
+      let verified: VerifiedAccessToken | undefined;
+      try {
+        verified = verifyNow(offer.token);
+      } catch (err) {
+        return this.#refuseToken(err, req, socket, head, offer, release, remote);
+      }
+      if (verified !== undefined)
+        return this.#upgrade(socket, head, offer, release, (ws) =>
+          this.#accept(ws, verified, offer, remote),
+        );
+    }
+    void this.services.verifyToken(offer.token).then(
+      (verified) =>
+        this.#upgrade(socket, head, offer, release, (ws) =>
+          this.#accept(ws, verified, offer, remote),
+        ),
+      (err: unknown) => this.#refuseToken(err, req, socket, head, offer, release, remote),
+    );
+  }
+
+  /** A token that failed verification: logged, then 4401-class close right after the 101. */
+  #refuseToken(
+    err: unknown,
+    req: UpgradeRequest,
+    socket: Duplex,
+    head: Buffer,
+    offer: HandshakeOffer,
+    release: () => void,
+    remote: string,
+  ): void {
+    const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
+    this.log.warn(
+      {
+        event: 'ws_auth_failed',
+        code,
+        detail: err instanceof TokenError ? err.detail : 'error',
+        remote,
+        path: redactUrl(req.url),
+      },
+      'signaling auth failure',
+    );
+    // Complete the handshake only to close at once, so a browser can read the reason
+    // (design.md "Handshake"); no frame from this client is ever read.
+    this.#upgrade(socket, head, offer, release, (ws) =>
+      ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
+    );
   }
 
   /** Takes one of the address's connection slots; the function returned gives it back once. */

@@ -5,7 +5,7 @@ import { cacheVerifiedTokens } from '../../../src/auth/verified-token-cache.js';
 import { TokenError } from '../../../src/auth/token-error.js';
 import type { Keyring } from '../../../src/auth/keyring.js';
 import type { RevocationList } from '../../../src/auth/revocation-list.js';
-import type { VerifiedAccessToken } from '../../../src/auth/verify-access-token.js';
+import type { TokenVerifier, VerifiedAccessToken } from '../../../src/auth/verify-access-token.js';
 import { manualClock } from '../../support/test-server.js';
 
 const ISS = 'https://callgate.test';
@@ -39,25 +39,26 @@ function setup() {
     ['third', { claims: claims({ jti: 'jti-3' }), kid: 'k1', alg: 'RS256' }],
     ['bad', new TokenError('token_invalid', 'signature verification failed')],
   ]);
-  const verify = cacheVerifiedTokens(
-    async (token) => {
-      calls++;
-      const r = tokens.get(token ?? '');
-      if (r === undefined || r instanceof TokenError)
-        throw r ?? new TokenError('token_missing', 'no token');
-      if (revoked.has(r.claims.sid)) throw new TokenError('token_revoked', 'revoked');
-      if (clock.now() >= r.claims.exp * 1000) throw new TokenError('token_expired', 'expired');
-      return r;
-    },
-    {
-      keyring: { verificationKey: (kid: string) => (keys.has(kid) ? {} : undefined) } as Keyring,
-      revocations: { isRevoked: (_t: string, sid: string) => revoked.has(sid) } as RevocationList,
-      clock,
-      issuer: () => issuer,
-      accessTokenTtlSeconds: TTL,
-      maxEntries: 2,
-    },
-  );
+  const check = (token: string | undefined | null): VerifiedAccessToken => {
+    calls++;
+    const r = tokens.get(token ?? '');
+    if (r === undefined || r instanceof TokenError)
+      throw r ?? new TokenError('token_missing', 'no token');
+    if (revoked.has(r.claims.sid)) throw new TokenError('token_revoked', 'revoked');
+    if (clock.now() >= r.claims.exp * 1000) throw new TokenError('token_expired', 'expired');
+    return r;
+  };
+  // Both forms, as createTokenVerifier's: `now` answers undefined for an external issuer's token.
+  const inner: TokenVerifier = async (token) => check(token);
+  inner.now = (token) => (token === 'external' ? undefined : check(token));
+  const verify = cacheVerifiedTokens(inner, {
+    keyring: { verificationKey: (kid: string) => (keys.has(kid) ? {} : undefined) } as Keyring,
+    revocations: { isRevoked: (_t: string, sid: string) => revoked.has(sid) } as RevocationList,
+    clock,
+    issuer: () => issuer,
+    accessTokenTtlSeconds: TTL,
+    maxEntries: 2,
+  });
   return {
     verify,
     clock,
@@ -129,4 +130,37 @@ test("an external issuer's tokens are not cached, and the cache is bounded", asy
   assert.equal(g.calls(), 3);
   await g.verify('good');
   assert.equal(g.calls(), 4);
+});
+
+test('the synchronous form shares the cache with the promise form, with the same checks', async () => {
+  const f = setup();
+  const now = f.verify.now;
+  assert.ok(now !== undefined);
+  const a = now('good');
+  assert.equal(await f.verify('good'), a, 'remembered by now, answered by the promise form');
+  assert.equal(now('good'), a);
+  assert.equal(f.calls(), 1);
+  assert.throws(
+    () => now('bad'),
+    (e: unknown) => e instanceof TokenError && e.code === 'token_invalid',
+  );
+  f.revoked.add('sid-1');
+  assert.throws(
+    () => now('good'),
+    (e: unknown) => e instanceof TokenError && e.code === 'token_revoked',
+  );
+  // A token only the promise form can verify is not answered here.
+  assert.equal(now('external'), undefined);
+  assert.equal(f.calls(), 2);
+});
+
+test('a verifier without a synchronous form gives a cache without one', () => {
+  const plain = cacheVerifiedTokens(async () => Promise.reject(new Error('unused')), {
+    keyring: { verificationKey: () => undefined } as unknown as Keyring,
+    revocations: { isRevoked: () => false } as unknown as RevocationList,
+    clock: manualClock(0),
+    issuer: () => ISS,
+    accessTokenTtlSeconds: TTL,
+  });
+  assert.equal(plain.now, undefined);
 });

@@ -66,17 +66,19 @@ async function setup(
   });
   const revocations = new RevocationList(store, clock);
   await revocations.reload();
-  const verify = createTokenVerifier({
-    keyring,
-    revocations,
-    clock,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    allowedAlgorithms: options.allowedAlgorithms ?? ['RS256', 'ES256', 'EdDSA'],
-    accessTokenTtlSeconds: TTL,
-    clockToleranceSeconds: tolerance,
-    maxTokenBytes: 8192,
-  });
+  const verify = bothForms(
+    createTokenVerifier({
+      keyring,
+      revocations,
+      clock,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      allowedAlgorithms: options.allowedAlgorithms ?? ['RS256', 'ES256', 'EdDSA'],
+      accessTokenTtlSeconds: TTL,
+      clockToleranceSeconds: tolerance,
+      maxTokenBytes: 8192,
+    }),
+  );
   const issue = createTokenIssuer({ keyring, clock, issuer: ISSUER, audience: AUDIENCE });
   const now = () => Math.floor(clock.now() / 1000);
   const signing = keyring.signingKey();
@@ -110,6 +112,39 @@ async function setup(
       signCompact(f.header(headerOver), f.claims(claimsOver), f.alg, f.signingKey),
   };
   return f;
+}
+
+/**
+ * The verifier with both of its forms checked against each other on every call: `now` (the
+ * handshake's synchronous path for the keyring's tokens) must give the same result, or throw
+ * the same code and detail, as the promise form. Every test below runs through it.
+ */
+function bothForms(verify: TokenVerifier): TokenVerifier {
+  const now = verify.now;
+  assert.ok(now !== undefined, 'createTokenVerifier gives a synchronous form');
+  const checked: TokenVerifier = async (token) => {
+    let sync: { ok: true; value: unknown } | { ok: false; error: unknown };
+    try {
+      sync = { ok: true, value: now(token) };
+    } catch (error) {
+      sync = { ok: false, error };
+    }
+    try {
+      const value = await verify(token);
+      assert.ok(sync.ok, `now threw ${sync.ok ? '' : String(sync.error)}; the promise resolved`);
+      assert.deepEqual(sync.value, value);
+      return value;
+    } catch (error) {
+      if (error instanceof assert.AssertionError) throw error;
+      assert.ok(!sync.ok, 'now returned; the promise rejected');
+      assert.ok(error instanceof TokenError && sync.error instanceof TokenError);
+      assert.equal(sync.error.code, error.code);
+      assert.equal(sync.error.detail, error.detail);
+      throw error;
+    }
+  };
+  checked.now = now;
+  return checked;
 }
 
 async function rejects(
