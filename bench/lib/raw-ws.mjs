@@ -20,6 +20,18 @@ const CRLF2 = Buffer.from('\r\n\r\n');
  */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
+/** Sec-WebSocket-Key values cut from a pool of random bytes (one `randomBytes` per 256 keys). */
+let keyPool = Buffer.alloc(0);
+let keyAt = 0;
+function handshakeKey() {
+  if (keyAt + 16 > keyPool.length) {
+    keyPool = randomBytes(16 * 256);
+    keyAt = 0;
+  }
+  keyAt += 16;
+  return keyPool.toString('base64', keyAt - 16, keyAt);
+}
+
 /**
  * One client connection. `onText(str)` receives every text frame (latin1-decoded: the
  * benchmark's payloads are ASCII), `onClose()` the end of the connection.
@@ -82,7 +94,7 @@ export class RawWs {
         ws.onClose();
       });
       socket.on('connect', () => {
-        const key = randomBytes(16).toString('base64');
+        const key = handshakeKey();
         socket.write(
           `GET ${o.path} HTTP/1.1\r\nHost: ${o.host}:${o.port}\r\nUpgrade: websocket\r\n` +
             `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
