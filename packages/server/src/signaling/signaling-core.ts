@@ -216,7 +216,7 @@ export class SignalingCore {
     );
   }
 
-  /** A token that failed verification: logged, then 4401-class close right after the 101. */
+  /** A token that failed verification: logged, then closed with its code right after the 101. */
   #refuseToken(
     err: unknown,
     req: UpgradeRequest,
