@@ -126,7 +126,7 @@ export const callgate = {
       (_ws, text) => {
         if (!text.startsWith('{"type":"welcome"')) throw new Error(`unexpected ${text}`);
         // The id is read where it stands, as for the other servers' first frames: parsing the
-        // whole welcome (~800 bytes with its ICE servers) cost the generator more per connect
+        // whole welcome (591 bytes with its ICE servers) cost the generator more per connect
         // for Callgate than for the peers. Ids are base64url, never escaped.
         const at = text.indexOf('"peerId":"') + 10;
         const end = text.indexOf('"', at);
