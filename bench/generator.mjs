@@ -130,8 +130,7 @@ function totalAcks() {
 
 /** @returns {Adapter} */
 function adapter() {
-  // `callgate-base` (an A/B run's other build) speaks Callgate's protocol.
-  const a = adapters[job.server === 'callgate-base' ? 'callgate' : job.server];
+  const a = adapters[job.server];
   if (!a) throw new Error(`unknown server ${job.server}`);
   return a;
 }

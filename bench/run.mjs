@@ -256,7 +256,7 @@ async function profiled(s, label, fn) {
  */
 const GEN_SEMI_SPACE_MB = 8;
 
-/** @param {object} job */
+/** @param {{ server?: string } & Record<string, unknown>} job */
 async function startGenerator(job) {
   // BENCH_GEN_ARGS: extra node flags for the generators (e.g. --trace-gc), for diagnosis.
   const extra = process.env.BENCH_GEN_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -271,7 +271,14 @@ async function startGenerator(job) {
   ];
   const g = new Child('generator', [...flags, 'bench/generator.mjs'], { cpu: GEN_CPU, cwd: ROOT });
   try {
-    await g.request({ type: 'job', job: { maxLifetimeMs: 300_000, ...job } }, 'ready', 120_000);
+    // The generator speaks a server's protocol by name: the other build of Callgate speaks
+    // Callgate's.
+    const server = job.server !== undefined && isCallgate(job.server) ? 'callgate' : job.server;
+    await g.request(
+      { type: 'job', job: { maxLifetimeMs: 300_000, ...job, server } },
+      'ready',
+      120_000,
+    );
     return g;
   } catch (err) {
     await g.stop();
@@ -809,9 +816,7 @@ function buildCallgate() {
 
 function ensurePeers() {
   const need =
-    servers.some((s) => s !== 'callgate') ||
-    !only ||
-    only.some((o) => o === 'turn' || o === 'mint');
+    servers.some((s) => !isCallgate(s)) || !only || only.some((o) => o === 'turn' || o === 'mint');
   if (!need || flag('no-install')) return;
   if (
     existsSync(join(ROOT, 'bench/peers/node_modules/autocannon/package.json')) &&
@@ -928,6 +933,7 @@ function diagnosticEnv() {
 }
 
 async function main() {
+  const diagnostics = diagnosticEnv();
   ensurePeers();
   buildCallgate();
   const results = {
@@ -936,7 +942,7 @@ async function main() {
     callgateBuild,
     // Diagnostic settings in force (extra node flags, Callgate configuration overrides): a run
     // made with any of them is a diagnosis, not the benchmark, and its report says so.
-    ...(diagnosticEnv() ? { diagnostics: diagnosticEnv() } : {}),
+    ...(diagnostics ? { diagnostics } : {}),
     machine: machine(),
     versions: versions(),
     /** @type {Record<string, any>} */

@@ -106,7 +106,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   function verifyOwn(token: string | undefined | null): VerifiedAccessToken {
     const jws = verifyCompactJwsNow(token, jwsOptions);
     const claims = validateAccessTokenClaims(jws.header, jws.payload, {
-      issuer: typeof options.issuer === 'string' ? options.issuer : options.issuer(),
+      issuer: ownIssuer(),
       audience: options.audience,
       now: nowSeconds(options.clock),
       clockToleranceSeconds: options.clockToleranceSeconds,

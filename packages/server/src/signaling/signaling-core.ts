@@ -203,17 +203,24 @@ export class SignalingCore {
         return this.#refuseToken(err, req, socket, head, offer, release, remote);
       }
       if (verified !== undefined)
-        return this.#upgrade(socket, head, offer, release, (ws) =>
-          this.#accept(ws, verified, offer, remote),
-        );
+        return this.#admit(verified, socket, head, offer, release, remote);
     }
     void this.services.verifyToken(offer.token).then(
-      (verified) =>
-        this.#upgrade(socket, head, offer, release, (ws) =>
-          this.#accept(ws, verified, offer, remote),
-        ),
+      (verified) => this.#admit(verified, socket, head, offer, release, remote),
       (err: unknown) => this.#refuseToken(err, req, socket, head, offer, release, remote),
     );
+  }
+
+  /** A verified token: the upgrade, then the connection's setup and its welcome. */
+  #admit(
+    verified: VerifiedAccessToken,
+    socket: Duplex,
+    head: Buffer,
+    offer: HandshakeOffer,
+    release: () => void,
+    remote: string,
+  ): void {
+    this.#upgrade(socket, head, offer, release, (ws) => this.#accept(ws, verified, offer, remote));
   }
 
   /** A token that failed verification: logged, then closed with its code right after the 101. */

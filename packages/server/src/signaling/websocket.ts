@@ -208,10 +208,7 @@ export class WireSocket {
    */
   start(head: Buffer): void {
     // Nothing was sent before reading starts: the response goes now (before any pong).
-    if (this.#response !== undefined && this.socket.writable) {
-      this.socket.write(this.#response, 'latin1');
-      this.#response = undefined;
-    }
+    if (this.#response !== undefined && this.socket.writable) this.send(EMPTY);
     if (head.length > 0) this.#receive(head, false);
     const socket = this.socket;
     if (!readIntoSharedBuffer(socket, onSharedRead)) {
