@@ -1012,8 +1012,15 @@ async function main() {
       process.stderr.write(`FAILED: ${msg}\n`);
     }
   }
-  pauses.after = await probePauses(probeCpus, P.pauseProbeMs, ROOT);
-  speed.after = await probeSpeed(probeCpus, ROOT);
+  // The scenarios' figures are kept whatever happens to the probes after them.
+  try {
+    pauses.after = await probePauses(probeCpus, P.pauseProbeMs, ROOT);
+    speed.after = await probeSpeed(probeCpus, ROOT);
+  } catch (err) {
+    const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);
+    results.errors.push({ scenario: 'host probes after the run', server: '-', error: msg });
+    process.stderr.write(`host probes after the run FAILED: ${msg}\n`);
+  }
   const total = round((performance.now() - started) / 1000, 1);
   results.machine.loadAverageAfter = loadavg().map((x) => round(x, 2));
   const serverSteal = stealBetween(ticks0.server, cpuTicks(SERVER_CPU));

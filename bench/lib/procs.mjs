@@ -69,15 +69,23 @@ export class Child {
     this.waiters = [];
     /** @type {any[]} */
     this.inbox = [];
+    /** Exited, and its IPC channel and stderr drained: no message can come any more. */
+    this.closed = false;
     this.exited = new Promise((resolve) => {
       this.proc.on('exit', (code, signal) => {
         live.delete(this.proc);
-        const err = new Error(
-          `${label} exited (${signal ?? code}) ${this.stderr.trim().split('\n').slice(-12).join('\n')}`,
-        );
-        for (const w of this.waiters.splice(0)) w.reject(err);
         resolve({ code, signal });
       });
+    });
+    // Waiters fail on 'close', not 'exit': a child that sends its result and exits at once
+    // (the host probes) can be seen to exit before its last message is read from the IPC
+    // channel; 'close' comes once that channel and stderr are drained.
+    this.proc.on('close', (code, signal) => {
+      this.closed = true;
+      const err = new Error(
+        `${label} exited (${signal ?? code}) ${this.stderr.trim().split('\n').slice(-12).join('\n')}`,
+      );
+      for (const w of this.waiters.splice(0)) w.reject(err);
     });
     this.proc.on('message', (/** @type {any} */ m) => {
       if (m.type === 'error') {
@@ -114,7 +122,7 @@ export class Child {
   next(type, timeoutMs = 60_000) {
     const i = this.inbox.findIndex((m) => m.type === type);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+    if (this.closed)
       return Promise.reject(new Error(`${this.label} has exited: ${this.stderr.slice(-2000)}`));
     return new Promise((resolve, reject) => {
       const w = {

@@ -247,7 +247,8 @@ function speedLine(m) {
       m,
       p,
       (c) =>
-        `${fmt(c.rs256VerifyUs, 1)} µs per RS256 verification, ${fmt(c.jsonRoundTripUs, 2)} µs per JSON round trip, ${fmt(c.memoryLoadNs, 0)} ns per load from memory`,
+        `${fmt(c.rs256VerifyUs, 1)} µs per RS256 verification, ${fmt(c.jsonRoundTripUs, 2)} µs per JSON round trip, ${fmt(c.memoryLoadNs, 0)} ns per load from memory` +
+        (c.syscallUs === undefined ? '' : `, ${fmt(c.syscallUs, 2)} µs per system call`),
     );
   return (
     `Host speed, the same work on each CPU, both busy at once (median batch): before the run ${one(m.speed.before)}; ` +

@@ -12,12 +12,16 @@ import { probeEachCpu } from './procs.mjs';
  * @property {number} jsonRoundTripUs  JSON.stringify then JSON.parse of a welcome-sized message, µs
  * @property {number} memoryLoadNs  one dependent load at a random place in 64 MiB (cache misses:
  *   what a neighbour's memory traffic slows, while the two above stay in the cache), ns
+ * @property {number} [syscallUs]  one system call that does nothing (`os.getPriority`, i.e.
+ *   getpriority(2)), µs: the price of entering the kernel, which a hypervisor can multiply
+ *   (a connect is a dozen of them, a relayed message two), while the figures above stay put
  */
 
 // Batches of each workload, alternating; the median batch is reported, so that a pause inside a
 // batch (the pause probe's business) does not count as slowness.
 const PROBE = `
 const { generateKeyPairSync, sign, verify } = require('node:crypto');
+const { getPriority } = require('node:os');
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const input = Buffer.alloc(600, 120);
 const signature = sign('sha256', input, privateKey);
@@ -40,16 +44,17 @@ let at = 0;
 const chase = (n) => { const t = performance.now(); for (let i = 0; i < n; i++) at = ring[at]; return ((performance.now() - t) * 1e6) / n; };
 const batch = (fn, n) => { const t = performance.now(); for (let i = 0; i < n; i++) fn(); return ((performance.now() - t) * 1000) / n; };
 const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
-const rsa = [], json = [], loads = [];
+const rsa = [], json = [], loads = [], calls = [];
 let sink = 0;
 for (let r = 0; r < 21; r++) {
   rsa.push(batch(() => { sink += verify('sha256', input, publicKey, signature) ? 1 : 0; }, 50));
   json.push(batch(() => { sink += JSON.parse(JSON.stringify(message)).expiresAt; }, 1000));
   loads.push(chase(50000));
+  calls.push(batch(() => { sink += getPriority(0); }, 2000));
 }
 sink += at;
 // The first batches warm up the JIT: the median of the last 15.
-process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), jsonRoundTripUs: +median(json.slice(6)).toFixed(3), memoryLoadNs: +median(loads.slice(6)).toFixed(1), sink: sink > 0 }, () => process.exit(0));
+process.send({ type: 'speed', rs256VerifyUs: +median(rsa.slice(6)).toFixed(2), jsonRoundTripUs: +median(json.slice(6)).toFixed(3), memoryLoadNs: +median(loads.slice(6)).toFixed(1), syscallUs: +median(calls.slice(6)).toFixed(3), sink: sink > 0 }, () => process.exit(0));
 `;
 
 /**
@@ -72,6 +77,7 @@ export async function probeSpeed(cpus, cwd) {
       rs256VerifyUs: r.rs256VerifyUs,
       jsonRoundTripUs: r.jsonRoundTripUs,
       memoryLoadNs: r.memoryLoadNs,
+      syscallUs: r.syscallUs,
     };
   return out;
 }
