@@ -5,7 +5,7 @@
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
 //                      [--out=DIR] [--cpu-prof | --alloc-prof] [--heap-snapshot] [--source] [--no-install]
 //                      [--connect-warmup=N] [--connect-rounds=N] [--warmup-ms=N]
-//                      [--open-rates=N,...] [--open-rounds=N]
+//                      [--open-rates=N,...] [--open-rounds=N] [--fanout-rounds=N]
 //                      [--memory-steps=N,...]
 //
 // Servers run on CPU 0 and the generator (and this harness) on CPU 1, pinned with taskset;
@@ -55,6 +55,7 @@ const P = SMOKE
       openRates: [200, 500],
       fanoutConnections: 100,
       fanoutSizes: [10, 100],
+      fanoutRounds: 1,
       connectRounds: 1,
       warmupMs: 300,
       openWarmupMs: 300,
@@ -75,6 +76,12 @@ const P = SMOKE
       openRates: [5000, 20_000],
       fanoutConnections: 1000,
       fanoutSizes: [10, 100],
+      // Two rounds per room size, interleaved across the servers (C P S C P S), and the median
+      // of their six windows: a server's fan-out rate held steady within a round but moved by up
+      // to 2x between rounds minutes apart (Callgate's rooms of 10 at 101k/s in one, 184k/s in
+      // the next three; BENCHMARKS.md, "Fan-out rounds"), so one round per server let one
+      // host phase decide the ratio.
+      fanoutRounds: 2,
       // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
       // three rounds, interleaved across the servers like the open loop's, and the median.
       connectRounds: 3,
@@ -117,6 +124,8 @@ function wholeOpt(name, min) {
 const connectWarmup = wholeOpt('connect-warmup', 0);
 // --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
 P.connectRounds = wholeOpt('connect-rounds', 1) ?? P.connectRounds;
+// --fanout-rounds=N: interleaved rounds of scenario (5); the median window of all is reported.
+P.fanoutRounds = wholeOpt('fanout-rounds', 1) ?? P.fanoutRounds;
 // --warmup-ms=N: the load before the first measured window of scenarios 3-5 (open loop too).
 const warmupMs = wholeOpt('warmup-ms', 0);
 if (warmupMs !== undefined) {
@@ -401,17 +410,23 @@ function medianWindow(windows, by) {
 }
 
 /**
- * Another round of a latency scenario for the same server: the windows of every round
- * together, and their median.
+ * Another round of a windowed scenario (the open loop, fan-out) for the same server: the
+ * windows of every round together, and their median (by p99 or by throughput).
  *
  * @param {any} before the result so far
  * @param {any} next this round's
+ * @param {'throughput' | 'latency'} by
  */
-function mergeRounds(before, next) {
+function mergeRounds(before, next, by) {
   const windows = [...before.windows, ...next.windows];
+  const median = medianWindow(windows, by);
   return {
     ...next,
-    ...medianWindow(windows, 'latency'),
+    ...median,
+    // Fan-out's names for the median window's figures.
+    ...('deliveriesPerSecond' in next
+      ? { deliveriesPerSecond: median.perSecond, serverUsPerDelivery: median.serverUsPerMessage }
+      : {}),
     windows,
     rounds: (before.rounds ?? 1) + 1,
   };
@@ -985,7 +1000,8 @@ async function main() {
           plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
   if (want('fanout'))
     for (const size of P.fanoutSizes)
-      for (const s of ws) plan.push([`fanout_${size}`, s, () => scenarioFanout(s, size)]);
+      for (let round = 0; round < P.fanoutRounds; round++)
+        for (const s of ws) plan.push([`fanout_${size}`, s, () => scenarioFanout(s, size)]);
   if (want('turn'))
     for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
       plan.push(['turn', s, () => scenarioTurn(s)]);
@@ -1003,7 +1019,7 @@ async function main() {
       results.scenarios[scenario][server] = !before
         ? r
         : r.windows
-          ? mergeRounds(before, r)
+          ? mergeRounds(before, r, scenario.startsWith('openloop') ? 'latency' : 'throughput')
           : mergeConnectRounds(before, r);
       process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
     } catch (err) {
