@@ -160,11 +160,16 @@ const SERVER_DEFS = {
   // of a second checkout, built (`npm run build`) with its dependencies installed, e.g.
   //   BENCH_BASE=/tmp/base node bench/run.mjs --servers=callgate,callgate-base --only=connect
   // Its figures are in the JSON only (the report's tables and goals are about `callgate`).
+  // BENCH_BASE_NODE_ARGS: node flags for `callgate-base` alone; with BENCH_BASE naming this
+  // checkout, an A/B of runtime flags on the same build.
   ...(process.env.BENCH_BASE
     ? {
         'callgate-base': {
           script: join(process.env.BENCH_BASE, 'bench/servers/callgate.mjs'),
-          nodeArgs: ['--expose-gc'],
+          nodeArgs: [
+            '--expose-gc',
+            ...(process.env.BENCH_BASE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+          ],
           env: { CALLGATE_BUILD: 'dist' },
         },
       }
@@ -941,9 +946,13 @@ function versions() {
 
 /** The diagnostic environment variables that are set, or undefined when none is. */
 function diagnosticEnv() {
-  const set = ['BENCH_NODE_ARGS', 'BENCH_GEN_ARGS', 'BENCH_OVERRIDES', 'BENCH_BASE'].filter(
-    (k) => process.env[k],
-  );
+  const set = [
+    'BENCH_NODE_ARGS',
+    'BENCH_GEN_ARGS',
+    'BENCH_OVERRIDES',
+    'BENCH_BASE',
+    'BENCH_BASE_NODE_ARGS',
+  ].filter((k) => process.env[k]);
   return set.length ? Object.fromEntries(set.map((k) => [k, process.env[k]])) : undefined;
 }
 
