@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
-test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, async () => {
+test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'callgate-bench-smoke-'));
   try {
     const child = spawn(
@@ -21,6 +21,8 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
         'bench/run.mjs',
         '--smoke',
         '--servers=callgate,ceiling',
+        // Two fan-out rounds, as the full run has, so that merging rounds is exercised too.
+        '--fanout-rounds=2',
         '--source',
         '--no-install',
         `--out=${out}`,
@@ -30,7 +32,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 55_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 140_000);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearTimeout(timer);
     assert.equal(code, 0, output);
@@ -78,18 +80,37 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 60_000 }, 
       for (const v of Object.values(p))
         assert.equal(typeof (v as { lostMsPerSecond?: unknown }).lostMsPerSecond, 'number');
     }
-    // So did the speed probe: positive times for each of its three pieces of work.
+    // So did the speed probe: positive times for each of its four pieces of work.
     for (const when of ['before', 'after'] as const) {
       const p = results.machine.speed?.[when];
       assert.ok(p && Object.keys(p).length >= 1, `speed ${when}`);
       for (const v of Object.values(p) as Record<string, number | undefined>[])
-        for (const k of ['rs256VerifyUs', 'jsonRoundTripUs', 'memoryLoadNs'])
+        for (const k of ['rs256VerifyUs', 'jsonRoundTripUs', 'memoryLoadNs', 'syscallUs'])
           assert.ok((v[k] ?? 0) > 0, `${k} ${when}`);
     }
     const steps = results.scenarios.memory?.callgate?.steps;
     assert.ok(Array.isArray(steps) && steps.length === 2, 'two memory steps');
     for (const k of ['relay', 'openloop_200', 'openloop_500', 'fanout_10', 'fanout_100'])
       assert.ok(num(k, 'received') > 0, `${k} delivered messages`);
+    // Fan-out's two rounds: every window kept, and its figures are the median window's.
+    for (const k of ['fanout_10', 'fanout_100']) {
+      const f = results.scenarios[k]?.callgate as
+        | {
+            rounds?: number;
+            perSecond?: number;
+            deliveriesPerSecond?: number;
+            serverUsPerMessage?: number;
+            serverUsPerDelivery?: number;
+            windows?: { perSecond: number }[];
+          }
+        | undefined;
+      assert.equal(f?.rounds, 2, `${k} rounds`);
+      assert.equal(f.windows?.length, 6, `${k} windows of both rounds`);
+      const rates = f.windows.map((w) => w.perSecond).sort((x, y) => x - y);
+      assert.equal(f.perSecond, rates[3], `${k} the median window`);
+      assert.equal(f.deliveriesPerSecond, f.perSecond, `${k} deliveries/s is the median's`);
+      assert.equal(f.serverUsPerDelivery, f.serverUsPerMessage, `${k} µs/delivery, the median's`);
+    }
     // The open loop's latency split: from the actual send, and how late the generator sent. A
     // message's latency from its actual send is at most that from its scheduled one.
     const ol = results.scenarios.openloop_500?.callgate as
