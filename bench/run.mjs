@@ -44,7 +44,7 @@ const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').s
 const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
-/** Scenario sizes: the full suite (eight to nine minutes) and the smoke run (seconds). */
+/** Scenario sizes: the full suite (eight to nine and a half minutes) and the smoke run (seconds). */
 const P = SMOKE
   ? {
       connectN: 40,
