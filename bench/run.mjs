@@ -78,9 +78,9 @@ const P = SMOKE
       fanoutSizes: [10, 100],
       // Two rounds per room size, interleaved across the servers (C P S C P S), and the median
       // of their six windows: a server's fan-out rate held steady within a round but moved by up
-      // to 2x between rounds minutes apart (Callgate's rooms of 10 at 101k/s in one, 184k/s in
-      // the next three; BENCHMARKS.md, "Fan-out rounds"), so one round per server let one
-      // host phase decide the ratio.
+      // to 2x between rounds minutes apart (Callgate's rooms of 10 at 93–108k/s in one,
+      // 151–185k/s in the next four; BENCHMARKS.md, "Fan-out rounds"), so one round per server
+      // let one host phase decide the ratio.
       fanoutRounds: 2,
       // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
       // three rounds, interleaved across the servers like the open loop's, and the median.

@@ -14,7 +14,7 @@ import { probeEachCpu } from './procs.mjs';
  *   what a neighbour's memory traffic slows, while the two above stay in the cache), ns
  * @property {number} [syscallUs]  one system call that does nothing (`os.getPriority`, i.e.
  *   getpriority(2)), µs: the price of entering the kernel, which a hypervisor can multiply
- *   (a connect is a dozen of them, a relayed message two), while the figures above stay put
+ *   (a connect is about nine of them, a relayed message two or three), while the figures above stay put
  */
 
 // Batches of each workload, alternating; the median batch is reported, so that a pause inside a
