@@ -424,14 +424,9 @@ function medianWindow(windows, by) {
  */
 function mergeRounds(before, next, by) {
   const windows = [...before.windows, ...next.windows];
-  const median = medianWindow(windows, by);
   return {
     ...next,
-    ...median,
-    // Fan-out's names for the median window's figures.
-    ...('deliveriesPerSecond' in next
-      ? { deliveriesPerSecond: median.perSecond, serverUsPerDelivery: median.serverUsPerMessage }
-      : {}),
+    ...medianWindow(windows, by),
     windows,
     rounds: (before.rounds ?? 1) + 1,
   };
@@ -725,15 +720,23 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
         ...(tokens ? { tokens } : {}),
       }),
     );
-    const m = await measureWindow(s, g, `fanout_${size}`);
-    return {
+    return fanoutFigures({
       roomSize: size,
       rooms,
-      ...m,
-      deliveriesPerSecond: m.perSecond,
-      serverUsPerDelivery: m.serverUsPerMessage,
-    };
+      ...(await measureWindow(s, g, `fanout_${size}`)),
+    });
   });
+}
+
+/**
+ * Fan-out's names for its (median) window's figures: deliveries, where the other scenarios
+ * count messages.
+ *
+ * @template {{ perSecond: number, serverUsPerMessage: number | null }} T
+ * @param {T} m
+ */
+function fanoutFigures(m) {
+  return { ...m, deliveriesPerSecond: m.perSecond, serverUsPerDelivery: m.serverUsPerMessage };
 }
 
 /**
@@ -988,14 +991,17 @@ async function main() {
   // The bare server runs after the servers it bounds. Not in the closed-loop relay: there the
   // server is the bottleneck, and a bare relay in plain JS is no faster than Callgate's.
   const withCeiling = [...ws, ...servers.filter((x) => x === 'ceiling')];
-  /** @type {Array<[string, string, () => Promise<any>]>} */
+  // Each step: the scenario, the server, the run, and for a scenario run in rounds, how a
+  // round is merged into the rounds before it.
+  /** @type {Array<[string, string, () => Promise<any>, ((before: any, next: any) => any)?]>} */
   const plan = [];
   if (want('connect'))
     // Rounds interleaved across the servers (C P S B C P S B ...), as in the open loop below: a
     // round measures about a second, and one slow phase of the host (BENCHMARKS.md, "Connects
     // on the Intel guest") should not decide one server's figure alone.
     for (let round = 0; round < P.connectRounds; round++)
-      for (const s of withCeiling) plan.push(['connect', s, () => scenarioConnect(s)]);
+      for (const s of withCeiling)
+        plan.push(['connect', s, () => scenarioConnect(s), mergeConnectRounds]);
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
   if (want('relay') || want('relay_w4'))
     for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
@@ -1006,11 +1012,22 @@ async function main() {
       // spread over the same stretch of time instead of each server getting its own minute.
       for (let round = 0; round < roundsAt(rate); round++)
         for (const s of withCeiling)
-          plan.push([`openloop_${rate}`, s, () => scenarioOpenLoop(s, rate)]);
+          plan.push([
+            `openloop_${rate}`,
+            s,
+            () => scenarioOpenLoop(s, rate),
+            (before, next) => mergeRounds(before, next, 'latency'),
+          ]);
   if (want('fanout'))
     for (const size of P.fanoutSizes)
       for (let round = 0; round < P.fanoutRounds; round++)
-        for (const s of ws) plan.push([`fanout_${size}`, s, () => scenarioFanout(s, size)]);
+        for (const s of ws)
+          plan.push([
+            `fanout_${size}`,
+            s,
+            () => scenarioFanout(s, size),
+            (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
+          ]);
   if (want('turn'))
     for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
       plan.push(['turn', s, () => scenarioTurn(s)]);
@@ -1019,17 +1036,15 @@ async function main() {
   // Last: its ~60,000 connections leave the kernel busy with TIME_WAIT for a minute after.
   if (want('memory')) for (const s of ws) plan.push(['memory', s, () => scenarioMemory(s)]);
 
-  for (const [scenario, server, fn] of plan) {
+  for (const [scenario, server, fn, merge] of plan) {
     const t0 = performance.now();
     process.stderr.write(`${scenario} ${server} ... `);
     try {
       const r = await fn();
       const before = (results.scenarios[scenario] ??= {})[server];
-      results.scenarios[scenario][server] = !before
-        ? r
-        : r.windows
-          ? mergeRounds(before, r, scenario.startsWith('openloop') ? 'latency' : 'throughput')
-          : mergeConnectRounds(before, r);
+      if (before !== undefined && merge === undefined)
+        throw new Error(`${scenario} ran twice for ${server} and has no rounds to merge`);
+      results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
       process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
     } catch (err) {
       const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);

@@ -45,6 +45,21 @@ const MAX_WRITE_DELAY_MS = 0.2;
 const OVERLOAD_RETRY_AFTER_S = 2;
 
 /**
+ * A handshake past its checks, waiting on its token's verification: what the upgrade needs to
+ * go on, or to refuse. It keeps the request's URL (for the log), not the request and its
+ * headers, which carry the token.
+ */
+interface PendingUpgrade {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly offer: HandshakeOffer;
+  /** Gives the client address's connection slot back (once). */
+  readonly release: () => void;
+  readonly remote: string;
+  readonly url: string | undefined;
+}
+
+/**
  * The signaling server of design.md ("Signaling protocol callgate.v1"): authenticates the
  * upgrade, then checks expiry, revocation, rate and scope on every message; refresh, resume,
  * heartbeats, limits and drain. Peers on other nodes are reached only through the {@link Bus}.
@@ -191,7 +206,14 @@ export class SignalingCore {
         headers: { 'retry-after': '5' },
       });
     }
-    const release = this.#holdSlot(remote, open);
+    const pending: PendingUpgrade = {
+      socket,
+      head,
+      offer,
+      release: this.#holdSlot(remote, open),
+      remote,
+      url: req.url,
+    };
     // A token of the server's own keyring is verified here and now (no promise, no later
     // turn); one naming an external issuer needs its key set, and is awaited.
     const verifyNow = this.services.verifyToken.now;
@@ -200,55 +222,37 @@ export class SignalingCore {
       try {
         verified = verifyNow(offer.token);
       } catch (err) {
-        return this.#refuseToken(err, req, socket, head, offer, release, remote);
+        return this.#refuseToken(err, pending);
       }
-      if (verified !== undefined)
-        return this.#admit(verified, socket, head, offer, release, remote);
+      if (verified !== undefined) return this.#admit(verified, pending);
     }
     void this.services.verifyToken(offer.token).then(
-      (verified) => this.#admit(verified, socket, head, offer, release, remote),
-      (err: unknown) => this.#refuseToken(err, req, socket, head, offer, release, remote),
+      (verified) => this.#admit(verified, pending),
+      (err: unknown) => this.#refuseToken(err, pending),
     );
   }
 
   /** A verified token: the upgrade, then the connection's setup and its welcome. */
-  #admit(
-    verified: VerifiedAccessToken,
-    socket: Duplex,
-    head: Buffer,
-    offer: HandshakeOffer,
-    release: () => void,
-    remote: string,
-  ): void {
-    this.#upgrade(socket, head, offer, release, (ws) => this.#accept(ws, verified, offer, remote));
+  #admit(verified: VerifiedAccessToken, p: PendingUpgrade): void {
+    this.#upgrade(p, (ws) => this.#accept(ws, verified, p.offer, p.remote));
   }
 
   /** A token that failed verification: logged, then closed with its code right after the 101. */
-  #refuseToken(
-    err: unknown,
-    req: UpgradeRequest,
-    socket: Duplex,
-    head: Buffer,
-    offer: HandshakeOffer,
-    release: () => void,
-    remote: string,
-  ): void {
+  #refuseToken(err: unknown, p: PendingUpgrade): void {
     const code: ErrorCode = err instanceof TokenError ? err.code : 'token_invalid';
     this.log.warn(
       {
         event: 'ws_auth_failed',
         code,
         detail: err instanceof TokenError ? err.detail : 'error',
-        remote,
-        path: redactUrl(req.url),
+        remote: p.remote,
+        path: redactUrl(p.url),
       },
       'signaling auth failure',
     );
     // Complete the handshake only to close at once, so a browser can read the reason
     // (design.md "Handshake"); no frame from this client is ever read.
-    this.#upgrade(socket, head, offer, release, (ws) =>
-      ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code),
-    );
+    this.#upgrade(p, (ws) => ws.close(ErrorCodes[code].close ?? CloseCode.TokenInvalid, code));
   }
 
   /** Takes one of the address's connection slots; the function returned gives it back once. */
@@ -264,13 +268,7 @@ export class SignalingCore {
     };
   }
 
-  #upgrade(
-    socket: Duplex,
-    head: Buffer,
-    offer: HandshakeOffer,
-    release: () => void,
-    then: (ws: WireSocket) => void,
-  ): void {
+  #upgrade({ socket, head, offer, release }: PendingUpgrade, then: (ws: WireSocket) => void): void {
     // The address's connection slot is held until the socket is gone, however it ends.
     socket.once('close', release);
     if (socket.destroyed) return release();
