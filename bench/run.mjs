@@ -3,8 +3,8 @@
 // TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
 //
 //   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
-//                      [--out=DIR] [--cpu-prof | --alloc-prof] [--heap-snapshot] [--source] [--no-install]
-//                      [--connect-warmup=N] [--connect-rounds=N] [--warmup-ms=N]
+//                      [--out=DIR] [--cpu-prof | --alloc-prof | --perf] [--heap-snapshot] [--source] [--no-install]
+//                      [--connect-warmup=N] [--connect-rewarm=N] [--connect-rounds=N] [--warmup-ms=N]
 //                      [--open-rates=N,...] [--open-rounds=N] [--fanout-rounds=N]
 //                      [--memory-steps=N,...]
 //
@@ -13,7 +13,7 @@
 // window, memory from /proc/<pid>/status after a forced GC. Every server and generator is
 // stopped by PID at the end of its scenario, on error too.
 import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpus, totalmem, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -35,7 +35,12 @@ const FROM_SOURCE = flag('source');
 const CPU_PROF = flag('cpu-prof');
 // --alloc-prof: a sampled allocation profile of the same windows instead (bench/tools/alloc-summary.mjs).
 const ALLOC_PROF = flag('alloc-prof');
-if (CPU_PROF && ALLOC_PROF) throw new Error('--cpu-prof and --alloc-prof: one at a time');
+// --perf: `perf record -g` of the server over the same windows (native code, the collector and
+// the kernel by symbol: `perf report -i FILE`); add BENCH_NODE_ARGS=--perf-basic-prof for the
+// names of JavaScript functions.
+const PERF = flag('perf');
+if ([CPU_PROF, ALLOC_PROF, PERF].filter(Boolean).length > 1)
+  throw new Error('--cpu-prof, --alloc-prof and --perf: one at a time');
 const SERVER_CPU = '0';
 const GEN_CPU = cpus().length > 1 ? '1' : '0';
 /** Callgate, or the other build of it in an A/B run (`callgate-base`, see SERVER_DEFS). */
@@ -57,6 +62,7 @@ const P = SMOKE
       fanoutSizes: [10, 100],
       fanoutRounds: 1,
       connectRounds: 1,
+      connectRewarm: 20,
       warmupMs: 300,
       openWarmupMs: 300,
       measureMs: 900,
@@ -85,6 +91,7 @@ const P = SMOKE
       // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
       // three rounds, interleaved across the servers like the open loop's, and the median.
       connectRounds: 3,
+      connectRewarm: 3000,
       warmupMs: 1500,
       // The open loop's p99 needs the server's optimizing compiler done: its background jobs
       // share the pinned core with the event loop and took 10–55 ms each there, and Callgate,
@@ -122,6 +129,9 @@ function wholeOpt(name, min) {
 }
 // --connect-warmup=200 sets the warm-up round of scenario (1) (default: as many as measured).
 const connectWarmup = wholeOpt('connect-warmup', 0);
+// --connect-rewarm=N: connects after the collection that follows the warm-up, kept open through
+// the measured round (scenarioConnect); 0 measures straight after the collection.
+const connectRewarm = wholeOpt('connect-rewarm', 0);
 // --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
 P.connectRounds = wholeOpt('connect-rounds', 1) ?? P.connectRounds;
 // --fanout-rounds=N: interleaved rounds of scenario (5); the median window of all is reported.
@@ -242,6 +252,7 @@ async function startServer(name) {
  * @returns {Promise<T>}
  */
 async function profiled(s, label, fn) {
+  if (PERF) return perfRecorded(s, label, fn);
   if (!CPU_PROF && !ALLOC_PROF) return fn();
   const [kind, ext] = CPU_PROF ? ['profile', 'cpuprofile'] : ['alloc', 'heapprofile'];
   mkdirSync(join(outDir, 'profiles'), { recursive: true });
@@ -256,6 +267,35 @@ async function profiled(s, label, fn) {
     );
     await s.child.request({ type: `${kind}-stop`, file }, `${kind}-stopped`, 60_000);
     console.error(`profile: ${file}`);
+  }
+}
+
+/**
+ * `fn` with `perf record` attached to the server for its duration (--perf).
+ *
+ * @template T
+ * @param {Server} s
+ * @param {string} label
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+async function perfRecorded(s, label, fn) {
+  mkdirSync(join(outDir, 'profiles'), { recursive: true });
+  const file = join(outDir, 'profiles', `${label}-${s.name}.perf.data`);
+  const perf = spawn('perf', ['record', '-F', '4000', '-g', '-p', String(s.pid), '-o', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  perf.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((resolve) => perf.once('close', resolve));
+  await sleep(300); // perf attaches to every thread before the window starts
+  if (perf.exitCode !== null) throw new Error(`perf record failed: ${err.trim()}`);
+  try {
+    return await fn();
+  } finally {
+    perf.kill('SIGINT');
+    await exited;
+    console.error(`perf: ${file}`);
   }
 }
 
@@ -484,8 +524,11 @@ async function scenarioConnect(/** @type {string} */ name) {
   return withServer(name, async (s, own) => {
     const n = P.connectN;
     const warm = connectWarmup ?? n;
+    const rewarm = connectRewarm ?? P.connectRewarm;
+    // Every connect presents a token of its own (no verified-token cache hit): the measured
+    // round's first, then the warm-up's, then the re-warm's.
     const tokens = isCallgate(name)
-      ? await mintTokens(s, n + warm, () => ({ lobby: ['join'] }))
+      ? await mintTokens(s, n + warm + rewarm, () => ({ lobby: ['join'] }))
       : undefined;
     // A warm-up round of connects, closed again before the measured round. It is as large as
     // the measured round: V8 keeps optimising (on its own threads, which count as server CPU)
@@ -501,7 +544,7 @@ async function scenarioConnect(/** @type {string} */ name) {
         concurrency: 32,
         indexBase: 0,
         ...addressesFor(warm),
-        ...(tokens ? { tokens: tokens.slice(n) } : {}),
+        ...(tokens ? { tokens: tokens.slice(n, n + warm) } : {}),
       }),
     );
     await w.request({ type: 'run' }, 'done', 120_000);
@@ -511,6 +554,34 @@ async function scenarioConnect(/** @type {string} */ name) {
     // what the measured connects themselves leave is still collected within it.
     await collectServer(s);
     await sleep(200);
+    // That full collection finds dead what the setup and the warm-up left (the mints' HTTP
+    // requests, every warm-up connection), among them the last objects of shapes the optimised
+    // code had seen; V8 throws such code away ("weak objects": 90 functions for Callgate, the
+    // connect path's among them), and without more the measured round ran its first thousands
+    // of connects in unoptimised code and recompiled it (9% of its CPU in the compiler, by
+    // `--perf`). A server in service keeps its connections and its code through a collection.
+    // So a re-warm round follows (`--connect-rewarm`, 3,000 connects, its own tokens), whose
+    // connections stay open through the measured round, as a server in service has some open:
+    // none of it is garbage in the window. Paired runs, every server alike: Callgate 204–214 µs
+    // per connect with it, 244–300 without; PeerJS 122–126 against 160–180.
+    if (rewarm > 0) {
+      const r = own(
+        await startGenerator({
+          kind: 'connect',
+          server: name,
+          host: '127.0.0.1',
+          port: s.port,
+          count: rewarm,
+          concurrency: 32,
+          keep: true,
+          indexBase: n + warm,
+          ...addressesFor(rewarm),
+          ...(tokens ? { tokens: tokens.slice(n + warm) } : {}),
+        }),
+      );
+      await r.request({ type: 'run' }, 'done', 120_000);
+      await sleep(200);
+    }
     const g = own(
       await startGenerator({
         kind: 'connect',
@@ -535,6 +606,7 @@ async function scenarioConnect(/** @type {string} */ name) {
         return {
           total: after.user + after.system - before.user - before.system,
           system: after.system - before.system,
+          faults: after.minorFaults - before.minorFaults,
         };
       };
       return {
@@ -548,6 +620,8 @@ async function scenarioConnect(/** @type {string} */ name) {
       round(micros / Math.max(1, result.connected), 1);
     return {
       connections: result.connected,
+      // Connections the re-warm left open through the measured round.
+      openBefore: rewarm,
       failed: result.failed,
       retried: result.retried,
       ...(result.firstError ? { firstError: result.firstError } : {}),
@@ -556,10 +630,13 @@ async function scenarioConnect(/** @type {string} */ name) {
       // Of which in the kernel (accept, the loopback TCP path of every write): the part a
       // server's own code does not decide.
       serverSystemUsPerConnection: perConnection(server.system),
+      // Page faults are one of the kernel's dearer entries on a virtualized host.
+      serverPageFaultsPerConnection: perConnection(server.faults),
       serverCpuUtil: round(server.total / (result.ms * 1000), 3),
       generatorCpuUtil: round(generator.total / (ms * 1000), 3),
       generatorUsPerConnection: perConnection(generator.total),
       generatorSystemUsPerConnection: perConnection(generator.system),
+      generatorPageFaultsPerConnection: perConnection(generator.faults),
       connectLatencyMs: result.latency,
     };
   });

@@ -27,5 +27,9 @@ export declare function probeEachCpu(
   o: { cpus: string[]; cwd: string; timeoutMs: number },
 ): Promise<Record<string, Record<string, unknown>>>;
 export declare function cpuMicros(pid: number): number;
-export declare function cpuSplitMicros(pid: number): { user: number; system: number };
+export declare function cpuSplitMicros(pid: number): {
+  user: number;
+  system: number;
+  minorFaults: number;
+};
 export declare function rssBytes(pid: number): number;

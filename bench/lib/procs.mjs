@@ -206,15 +206,20 @@ export function cpuMicros(pid) {
 }
 
 /**
- * CPU time of a process in microseconds, user and system (kernel) apart, from /proc/<pid>/stat.
+ * CPU time of a process in microseconds, user and system (kernel) apart, and its minor page
+ * faults so far (all threads), from /proc/<pid>/stat.
  *
  * @param {number} pid
  */
 export function cpuSplitMicros(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 and 15 of proc(5) (utime, stime), counted from `state` (field 3) here.
-  return { user: (Number(f[11]) * 1e6) / CLK_TCK, system: (Number(f[12]) * 1e6) / CLK_TCK };
+  // Fields 10, 14 and 15 of proc(5) (minflt, utime, stime), counted from `state` (field 3) here.
+  return {
+    user: (Number(f[11]) * 1e6) / CLK_TCK,
+    system: (Number(f[12]) * 1e6) / CLK_TCK,
+    minorFaults: Number(f[7]),
+  };
 }
 
 /**
