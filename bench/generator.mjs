@@ -1,6 +1,7 @@
 // The load generator: one process, pinned by the harness to its own core, driven over IPC.
 //
-//   harness → { type: 'job', job }         set up (connect, join) and answer { type: 'ready' }
+//   harness → { type: 'job', job }         set up (connect, join) and answer { type: 'ready' };
+//                                          a connect generator may be given one job after another
 //   harness → { type: 'load' }              start the load (relay, openloop, fanout)
 //   harness → { type: 'measure-start' }     reset counters; answer { type: 'marked' }
 //   harness → { type: 'measure-stop' }      answer { type: 'measured', result }
@@ -376,8 +377,10 @@ async function runConnect() {
   const t0 = performance.now();
   const r = await openMany(/** @type {number} */ (job.count), job.concurrency ?? 64, times);
   const ms = performance.now() - t0;
-  clients = r.clients;
-  if (!job.keep) for (const c of clients) c.ws.destroy();
+  // A generator may run several connect jobs in turn (the harness's re-warm, then the measured
+  // round): the connections a `keep` job opened stay open, with every earlier one, until `stop`.
+  if (job.keep) for (const c of r.clients) clients.push(c);
+  else for (const c of r.clients) c.ws.destroy();
   return {
     connected: r.clients.length,
     failed: r.failed,
