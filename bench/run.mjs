@@ -2,7 +2,7 @@
 // The benchmark harness: Callgate against the PeerJS server, Socket.IO and the seed's Express
 // TURN endpoint, on the same scenarios, the same generator and the same machine, in one run.
 //
-//   node bench/run.mjs [--smoke] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
+//   node bench/run.mjs [--smoke | --quick] [--servers=callgate,peerjs,socketio,express,ceiling] [--only=relay,fanout]
 //                      [--out=DIR] [--cpu-prof | --alloc-prof | --perf] [--heap-snapshot] [--source] [--no-install]
 //                      [--connect-warmup=N] [--connect-rewarm=N] [--connect-rounds=N] [--warmup-ms=N]
 //                      [--open-rates=N,...] [--open-rounds=N] [--fanout-rounds=N]
@@ -30,6 +30,11 @@ const opt = (/** @type {string} */ name) =>
   argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const SMOKE = flag('smoke');
+// --quick: the full sizes in one round per scenario (connects, open loop at 20k/s and fan-out
+// run one round per server instead of three, five and two): about five and a half minutes
+// instead of ten to eleven, with every ratio decided by one phase of the host.
+const QUICK = flag('quick');
+if (SMOKE && QUICK) throw new Error('--smoke and --quick: one at a time');
 /** Run Callgate from its TypeScript sources (tsx) instead of building it first. */
 const FROM_SOURCE = flag('source');
 const CPU_PROF = flag('cpu-prof');
@@ -135,6 +140,11 @@ const connectWarmup = wholeOpt('connect-warmup', 0);
 // --connect-rewarm=N: connects after the collection that follows the warm-up, kept open through
 // the measured round (scenarioConnect); 0 measures straight after the collection.
 const connectRewarm = wholeOpt('connect-rewarm', 0);
+if (QUICK) {
+  P.connectRounds = 1;
+  P.fanoutRounds = 1;
+  P.openRounds = { 5000: 1, 20_000: 1 };
+}
 // --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
 P.connectRounds = wholeOpt('connect-rounds', 1) ?? P.connectRounds;
 // --fanout-rounds=N: interleaved rounds of scenario (5); the median window of all is reported.
@@ -1061,7 +1071,7 @@ async function main() {
   buildCallgate();
   const results = {
     date: new Date().toISOString(),
-    mode: SMOKE ? 'smoke' : 'full',
+    mode: SMOKE ? 'smoke' : QUICK ? 'quick' : 'full',
     callgateBuild,
     // Diagnostic settings in force (extra node flags, Callgate configuration overrides): a run
     // made with any of them is a diagnosis, not the benchmark, and its report says so.
