@@ -294,23 +294,39 @@ async function profiled(s, label, fn) {
  */
 async function perfRecorded(s, label, fn) {
   mkdirSync(join(outDir, 'profiles'), { recursive: true });
-  const file = join(outDir, 'profiles', `${label}-${s.name}.perf.data`);
+  // One file per window: a scenario measured in rounds records each round apart.
+  const key = `${label}-${s.name}`;
+  const nth = (perfFiles.get(key) ?? 0) + 1;
+  perfFiles.set(key, nth);
+  const file = join(outDir, 'profiles', `${key}${nth > 1 ? `-${nth}` : ''}.perf.data`);
   const perf = spawn('perf', ['record', '-F', '4000', '-g', '-p', String(s.pid), '-o', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   perf.stderr.on('data', (d) => (err += d));
+  perf.once(
+    'error',
+    (e) => (err += `${e.message} (is perf installed? apt-get install -y linux-perf)`),
+  );
   const exited = new Promise((resolve) => perf.once('close', resolve));
   await sleep(300); // perf attaches to every thread before the window starts
-  if (perf.exitCode !== null) throw new Error(`perf record failed: ${err.trim()}`);
+  if (perf.exitCode !== null || perf.signalCode !== null || err.includes('is perf installed'))
+    throw new Error(`perf record failed: ${err.trim()}`);
   try {
     return await fn();
   } finally {
     perf.kill('SIGINT');
+    // perf writes out its buffers after SIGINT; a perf that hangs is killed, not waited for.
+    const killer = setTimeout(() => perf.kill('SIGKILL'), 30_000);
     await exited;
-    console.error(`perf: ${file}`);
+    clearTimeout(killer);
+    // perf ends itself with the SIGINT it was sent once its file is written.
+    if (perf.exitCode === 0 || perf.signalCode === 'SIGINT') console.error(`perf: ${file}`);
+    else console.error(`perf record ended with ${perf.exitCode ?? perf.signalCode}: ${err.trim()}`);
   }
 }
+/** Windows recorded so far per scenario and server (--perf): the next file's number. */
+const perfFiles = new Map();
 
 /**
  * The generator's young generation, fixed (MB per semi-space). Left to V8, its size follows what
@@ -602,6 +618,8 @@ async function scenarioConnect(/** @type {string} */ name) {
     };
     /** @type {Child} */
     let g;
+    /** What the re-warm opened (and left open), and what it could not. */
+    const rewarmed = { connected: 0, failed: 0 };
     if (rewarm > 0) {
       g = own(
         await startGenerator({
@@ -617,12 +635,14 @@ async function scenarioConnect(/** @type {string} */ name) {
           ...(tokens ? { tokens: tokens.slice(n + warm) } : {}),
         }),
       );
-      await g.request({ type: 'run' }, 'done', 120_000);
+      const { result: r } = await g.request({ type: 'run' }, 'done', 120_000);
+      rewarmed.connected = r.connected;
+      rewarmed.failed = r.failed;
       await sleep(200);
       // The measured connects come from the same generator, its connect path optimised by the
       // re-warm too: a fresh process compiled it inside the measured window, and against the
       // bare server it cost 174–194 µs per connect (a ceiling of 4,063–5,259/s in the 01:21,
-      // 01:33 and 01:45 runs) where a warm one costs 108–112 (7,949–8,438/s).
+      // 01:33 and 01:45 runs) where a warm one costs 108–112 (7,830–8,438/s).
       await assignJob(g, measured);
     } else g = own(await startGenerator(measured));
     const { server, generator, ms, result } = await profiled(s, 'connect', async () => {
@@ -650,7 +670,8 @@ async function scenarioConnect(/** @type {string} */ name) {
     return {
       connections: result.connected,
       // Connections the re-warm left open through the measured round.
-      openBefore: rewarm,
+      openBefore: rewarmed.connected,
+      ...(rewarmed.failed > 0 ? { rewarmFailed: rewarmed.failed } : {}),
       failed: result.failed,
       retried: result.retried,
       ...(result.firstError ? { firstError: result.firstError } : {}),
@@ -1062,7 +1083,12 @@ function diagnosticEnv() {
     'BENCH_BASE',
     'BENCH_BASE_NODE_ARGS',
   ].filter((k) => process.env[k]);
-  return set.length ? Object.fromEntries(set.map((k) => [k, process.env[k]])) : undefined;
+  /** @type {Record<string, string>} */
+  const d = Object.fromEntries(set.map((k) => [k, /** @type {string} */ (process.env[k])]));
+  // A profiler's sampling costs the server CPU in the very windows it records.
+  const profiler = ['cpu-prof', 'alloc-prof', 'perf'].find(flag);
+  if (profiler) d.profiler = `--${profiler}`;
+  return Object.keys(d).length > 0 ? d : undefined;
 }
 
 async function main() {

@@ -60,8 +60,9 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
     };
     assert.ok(num('connect', 'connections') > 0);
     assert.equal(num('connect', 'failed'), 0);
-    // The re-warm's connections were open through the measured round (smoke: 20).
+    // The re-warm's connections were open through the measured round (smoke: 20), all of them.
     assert.equal(num('connect', 'openBefore'), 20);
+    assert.equal(results.scenarios.connect?.callgate?.rewarmFailed, undefined);
     assert.ok(num('connect', 'serverPageFaultsPerConnection') >= 0);
     // CPU per connection, server and generator, each with its kernel share within it.
     assert.ok(
