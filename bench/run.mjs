@@ -268,19 +268,33 @@ async function profiled(s, label, fn) {
   if (PERF) return perfRecorded(s, label, fn);
   if (!CPU_PROF && !ALLOC_PROF) return fn();
   const [kind, ext] = CPU_PROF ? ['profile', 'cpuprofile'] : ['alloc', 'heapprofile'];
-  mkdirSync(join(outDir, 'profiles'), { recursive: true });
+  const file = profileFile(s, label, ext);
   await s.child.request({ type: `${kind}-start` }, `${kind}-started`);
   try {
     return await fn();
   } finally {
-    const file = join(
-      outDir,
-      'profiles',
-      s.name === 'callgate' ? `${label}.${ext}` : `${label}-${s.name}.${ext}`,
-    );
     await s.child.request({ type: `${kind}-stop`, file }, `${kind}-stopped`, 60_000);
     console.error(`profile: ${file}`);
   }
+}
+
+/** Profiles written so far per file name: a scenario run in rounds gets one file per round. */
+const profileFiles = new Map();
+
+/**
+ * Where a profile of one measured window goes: `profiles/<label>[-<server>][-<round>].<ext>`
+ * (no server part for Callgate, no round part for the first round).
+ *
+ * @param {Server} s
+ * @param {string} label
+ * @param {string} ext
+ */
+function profileFile(s, label, ext) {
+  mkdirSync(join(outDir, 'profiles'), { recursive: true });
+  const base = s.name === 'callgate' ? label : `${label}-${s.name}`;
+  const nth = (profileFiles.get(`${base}.${ext}`) ?? 0) + 1;
+  profileFiles.set(`${base}.${ext}`, nth);
+  return join(outDir, 'profiles', `${base}${nth > 1 ? `-${nth}` : ''}.${ext}`);
 }
 
 /**
@@ -293,24 +307,20 @@ async function profiled(s, label, fn) {
  * @returns {Promise<T>}
  */
 async function perfRecorded(s, label, fn) {
-  mkdirSync(join(outDir, 'profiles'), { recursive: true });
-  // One file per window: a scenario measured in rounds records each round apart.
-  const key = `${label}-${s.name}`;
-  const nth = (perfFiles.get(key) ?? 0) + 1;
-  perfFiles.set(key, nth);
-  const file = join(outDir, 'profiles', `${key}${nth > 1 ? `-${nth}` : ''}.perf.data`);
+  const file = profileFile(s, label, 'perf.data');
   const perf = spawn('perf', ['record', '-F', '4000', '-g', '-p', String(s.pid), '-o', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
   perf.stderr.on('data', (d) => (err += d));
-  perf.once(
-    'error',
-    (e) => (err += `${e.message} (is perf installed? apt-get install -y linux-perf)`),
-  );
+  /** @type {Error | undefined} */
+  let spawnError;
+  perf.once('error', (e) => (spawnError = e));
   const exited = new Promise((resolve) => perf.once('close', resolve));
   await sleep(300); // perf attaches to every thread before the window starts
-  if (perf.exitCode !== null || perf.signalCode !== null || err.includes('is perf installed'))
+  if (spawnError)
+    throw new Error(`perf record failed: ${spawnError.message} (apt-get install -y linux-perf)`);
+  if (perf.exitCode !== null || perf.signalCode !== null)
     throw new Error(`perf record failed: ${err.trim()}`);
   try {
     return await fn();
@@ -325,8 +335,6 @@ async function perfRecorded(s, label, fn) {
     else console.error(`perf record ended with ${perf.exitCode ?? perf.signalCode}: ${err.trim()}`);
   }
 }
-/** Windows recorded so far per scenario and server (--perf): the next file's number. */
-const perfFiles = new Map();
 
 /**
  * The generator's young generation, fixed (MB per semi-space). Left to V8, its size follows what
@@ -570,23 +578,30 @@ async function scenarioConnect(/** @type {string} */ name) {
     const tokens = isCallgate(name)
       ? await mintTokens(s, n + warm + rewarm, () => ({ lobby: ['join'] }))
       : undefined;
+    /**
+     * A connect job for this server: `count` connects numbered from `first` (unique across the
+     * generators, and the place of their tokens), on a fresh block of source addresses.
+     *
+     * @param {number} first
+     * @param {number} count
+     * @param {{ concurrency: number, keep?: boolean }} o
+     */
+    const connectJob = (first, count, o) => ({
+      kind: 'connect',
+      server: name,
+      host: '127.0.0.1',
+      port: s.port,
+      count,
+      ...o,
+      indexBase: first,
+      ...addressesFor(count),
+      ...(tokens ? { tokens: tokens.slice(first, first + count) } : {}),
+    });
     // A warm-up round of connects, closed again before the measured round. It is as large as
     // the measured round: V8 keeps optimising (on its own threads, which count as server CPU)
     // for thousands of connects, and with the 200 warm-up connects of earlier rounds the
     // measured window held that compiling too (BENCHMARKS.md, "Connects").
-    const w = own(
-      await startGenerator({
-        kind: 'connect',
-        server: name,
-        host: '127.0.0.1',
-        port: s.port,
-        count: warm,
-        concurrency: 32,
-        indexBase: 0,
-        ...addressesFor(warm),
-        ...(tokens ? { tokens: tokens.slice(n, n + warm) } : {}),
-      }),
-    );
+    const w = own(await startGenerator(connectJob(n, warm, { concurrency: 32 })));
     await w.request({ type: 'run' }, 'done', 120_000);
     await w.stop();
     // The setup's garbage (Callgate's token mints, every server's warm-up connections) is
@@ -604,37 +619,13 @@ async function scenarioConnect(/** @type {string} */ name) {
     // connections stay open through the measured round, as a server in service has some open:
     // none of it is garbage in the window. Paired runs, every server alike: Callgate 204–214 µs
     // per connect with it, 244–300 without; PeerJS 122–126 against 160–180.
-    const measured = {
-      kind: 'connect',
-      server: name,
-      host: '127.0.0.1',
-      port: s.port,
-      count: n,
-      concurrency: 64,
-      keep: true,
-      indexBase: warm,
-      ...addressesFor(n),
-      ...(tokens ? { tokens: tokens.slice(0, n) } : {}),
-    };
+    const measured = connectJob(0, n, { concurrency: 64, keep: true });
     /** @type {Child} */
     let g;
     /** What the re-warm opened (and left open), and what it could not. */
     const rewarmed = { connected: 0, failed: 0 };
     if (rewarm > 0) {
-      g = own(
-        await startGenerator({
-          kind: 'connect',
-          server: name,
-          host: '127.0.0.1',
-          port: s.port,
-          count: rewarm,
-          concurrency: 32,
-          keep: true,
-          indexBase: n + warm,
-          ...addressesFor(rewarm),
-          ...(tokens ? { tokens: tokens.slice(n + warm) } : {}),
-        }),
-      );
+      g = own(await startGenerator(connectJob(n + warm, rewarm, { concurrency: 32, keep: true })));
       const { result: r } = await g.request({ type: 'run' }, 'done', 120_000);
       rewarmed.connected = r.connected;
       rewarmed.failed = r.failed;
@@ -1074,6 +1065,11 @@ function versions() {
   return v;
 }
 
+/** What a failed step records: the error's message, at most 2,000 characters. */
+function errorText(/** @type {unknown} */ err) {
+  return String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);
+}
+
 /** The diagnostic environment variables that are set, or undefined when none is. */
 function diagnosticEnv() {
   const set = [
@@ -1179,7 +1175,7 @@ async function main() {
       results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
       process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
     } catch (err) {
-      const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);
+      const msg = errorText(err);
       results.errors.push({ scenario, server, error: msg });
       process.stderr.write(`FAILED: ${msg}\n`);
     }
@@ -1189,7 +1185,7 @@ async function main() {
     pauses.after = await probePauses(probeCpus, P.pauseProbeMs, ROOT);
     speed.after = await probeSpeed(probeCpus, ROOT);
   } catch (err) {
-    const msg = String(/** @type {Error} */ (err).message ?? err).slice(0, 2000);
+    const msg = errorText(err);
     results.errors.push({ scenario: 'host probes after the run', server: '-', error: msg });
     process.stderr.write(`host probes after the run FAILED: ${msg}\n`);
   }
