@@ -12,9 +12,9 @@
 // traffic stays on loopback. Server CPU is read from /proc/<pid>/stat around each measurement
 // window, memory from /proc/<pid>/status after a forced GC. Every server and generator is
 // stopped by PID at the end of its scenario, on error too.
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpus, totalmem, loadavg, release } from 'node:os';
+import { cpus, totalmem, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Child, cpuMicros, cpuSplitMicros, rssBytes, canPin } from './lib/procs.mjs';
@@ -54,7 +54,8 @@ const servers = (opt('servers') ?? 'callgate,peerjs,socketio,express,ceiling').s
 const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
-/** Scenario sizes: the full suite (ten to eleven minutes) and the smoke run (seconds). */
+/** @typedef {Record<string, Record<string, number>>} Rounds */
+/** Scenario sizes: the full suite (about eight minutes) and the smoke run (seconds). */
 const P = SMOKE
   ? {
       connectN: 40,
@@ -65,14 +66,13 @@ const P = SMOKE
       openRates: [200, 500],
       fanoutConnections: 100,
       fanoutSizes: [10, 100],
-      fanoutRounds: 1,
-      connectRounds: 1,
+      rounds: /** @type {Rounds} */ ({}),
       connectRewarm: 20,
       warmupMs: 300,
       openWarmupMs: 300,
       measureMs: 900,
+      openMeasureMs: 900,
       windows: 3,
-      openRounds: /** @type {Record<number, number>} */ ({}),
       pauseProbeMs: 300,
       httpSeconds: 1,
       httpConnections: 4,
@@ -87,15 +87,28 @@ const P = SMOKE
       openRates: [5000, 20_000],
       fanoutConnections: 1000,
       fanoutSizes: [10, 100],
-      // Two rounds per room size, interleaved across the servers (C P S C P S), and the median
-      // of their six windows: a server's fan-out rate held steady within a round but moved by up
-      // to 2x between rounds minutes apart (Callgate's rooms of 10 at 93–108k/s in one,
-      // 151–185k/s in the next four; BENCHMARKS.md, "Fan-out rounds"), so one round per server
-      // let one host phase decide the ratio.
-      fanoutRounds: 2,
-      // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
-      // three rounds, interleaved across the servers like the open loop's, and the median.
-      connectRounds: 3,
+      // Rounds per scenario ('*': every server), interleaved across the servers (C P S B C P S
+      // B ...), the figure the median round or window of them all; a server whose figure in a
+      // scenario decides no goal, and is far from any, runs one (every round costs 9–14 s).
+      rounds: /** @type {Rounds} */ ({
+        // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
+        // three rounds and the median. Socket.IO's connects have no goal; the bare server's
+        // rounds are the generator's ceiling, which the goal's reading needs (and cost 3.5 s).
+        connect: { '*': 3, socketio: 1 },
+        // Five rounds at 20k/s, whose p99 has a goal and is the figure a host's pauses move
+        // most (fifteen windows per server). With three (nine windows), on a host losing up to
+        // 97 ms a second, the median window of Callgate and of PeerJS were both lightly
+        // disturbed ones, and which came out lower was the host's draw (BENCHMARKS.md, "Open
+        // loop in the fourteenth session"). Socket.IO's p99 is 10–50 times Callgate's against a
+        // goal of two: one round; the bare server, the generator's floor, three.
+        openloop_20000: { '*': 5, socketio: 1, ceiling: 3 },
+        // Two rounds of rooms of 100 and the median of their six windows: a server's fan-out
+        // rate held steady within a round but moved by up to 2x between rounds minutes apart
+        // (Callgate's rooms of 10 at 93–108k/s in one, 151–185k/s in the next four;
+        // BENCHMARKS.md, "Fan-out rounds"), so one round per server let one host phase decide
+        // the ratio to Socket.IO. PeerJS (no rooms; no goal) and rooms of 10 (no goal): one.
+        fanout_100: { '*': 2, peerjs: 1 },
+      }),
       connectRewarm: 3000,
       warmupMs: 1500,
       // The open loop's p99 needs the server's optimizing compiler done: its background jobs
@@ -104,14 +117,11 @@ const P = SMOKE
       // load (its first window of each round measured ~0.2 ms above its others; from 3.5 s on,
       // no longer). Throughput scenarios report the median of three windows and keep 1.5 s.
       openWarmupMs: 3500,
-      measureMs: 6000,
+      // Three windows of 1.5 s in the throughput scenarios (90,000 messages or more each on the
+      // slowest host seen), of 2 s in the open loop (40,000 at 20k/s, a p99 from its 400 slowest).
+      measureMs: 4500,
+      openMeasureMs: 6000,
       windows: 3,
-      // Rounds per rate: five at 20k/s, whose p99 has a goal and is the figure a host's pauses
-      // move most (fifteen windows per server), one at 5k/s. With three (nine windows), on a
-      // host losing up to 97 ms a second, the median window of Callgate and of PeerJS were both
-      // lightly disturbed ones, and which came out lower was the host's draw (BENCHMARKS.md,
-      // "Open loop in the fourteenth session").
-      openRounds: /** @type {Record<number, number>} */ ({ 5000: 1, 20_000: 5 }),
       pauseProbeMs: 3000,
       httpSeconds: 8,
       httpConnections: 32,
@@ -140,15 +150,29 @@ const connectWarmup = wholeOpt('connect-warmup', 0);
 // --connect-rewarm=N: connects after the collection that follows the warm-up, kept open through
 // the measured round (scenarioConnect); 0 measures straight after the collection.
 const connectRewarm = wholeOpt('connect-rewarm', 0);
-if (QUICK) {
-  P.connectRounds = 1;
-  P.fanoutRounds = 1;
-  P.openRounds = { 5000: 1, 20_000: 1 };
+if (QUICK) P.rounds = {};
+// Rounds for every server, overriding P.rounds: --connect-rounds=N (scenario 1; the median round
+// is reported), --open-rounds=N (scenario 4 at every rate) and --fanout-rounds=N (scenario 5 at
+// every room size; the median window of all is reported).
+/** @type {Record<string, number | undefined>} */
+const roundsGiven = {
+  connect: wholeOpt('connect-rounds', 1),
+  openloop: wholeOpt('open-rounds', 1),
+  fanout: wholeOpt('fanout-rounds', 1),
+};
+/**
+ * Interleaved rounds of a scenario (`openloop_20000`, `fanout_100`, ...) for a server.
+ *
+ * @param {string} scenario
+ * @param {string} server
+ */
+function roundsOf(scenario, server) {
+  const given = roundsGiven[scenario.replace(/_.*$/, '')];
+  if (given !== undefined) return given;
+  const r = P.rounds[scenario];
+  // `callgate-base`, the other build in an A/B run, runs as many rounds as Callgate.
+  return r?.[isCallgate(server) ? 'callgate' : server] ?? r?.['*'] ?? 1;
 }
-// --connect-rounds=N: interleaved rounds of scenario (1); the median round is reported.
-P.connectRounds = wholeOpt('connect-rounds', 1) ?? P.connectRounds;
-// --fanout-rounds=N: interleaved rounds of scenario (5); the median window of all is reported.
-P.fanoutRounds = wholeOpt('fanout-rounds', 1) ?? P.fanoutRounds;
 // --warmup-ms=N: the load before the first measured window of scenarios 3-5 (open loop too).
 const warmupMs = wholeOpt('warmup-ms', 0);
 if (warmupMs !== undefined) {
@@ -158,10 +182,6 @@ if (warmupMs !== undefined) {
 // --open-rates=20000 runs the open loop at these rates only.
 const openRates = opt('open-rates');
 if (openRates) P.openRates = openRates.split(',').map(Number);
-// --open-rounds=N runs N interleaved rounds of the open loop at every rate.
-const openRounds = wholeOpt('open-rounds', 1);
-/** @param {number} rate */
-const roundsAt = (rate) => openRounds ?? P.openRounds[rate] ?? 1;
 
 /** @type {Record<string, { script: string, nodeArgs: string[], env?: Record<string, string> }>} */
 const SERVER_DEFS = {
@@ -221,6 +241,21 @@ function addressesFor(connections) {
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Callgate's data directory for this run, one per build: every start of a server reopens it, as
+ * a restarted server in service reopens its own, so its signing keys (and the tokens minted
+ * under them, see tokensFor) outlive a round. Removed at the end of the run.
+ *
+ * @type {Map<string, string>}
+ */
+const dataDirs = new Map();
+/** @param {string} name */
+function dataDirOf(name) {
+  let dir = dataDirs.get(name);
+  if (!dir) dataDirs.set(name, (dir = mkdtempSync(join(tmpdir(), `${name}-bench-`))));
+  return dir;
+}
+
+/**
  * Starts a server under test on the server core and waits until it listens.
  *
  * @param {string} name
@@ -233,7 +268,7 @@ async function startServer(name) {
   const child = new Child(`${name} server`, [...def.nodeArgs, ...extra, def.script], {
     cpu: SERVER_CPU,
     cwd: ROOT,
-    env: def.env ?? {},
+    env: { ...def.env, ...(isCallgate(name) ? { BENCH_DATA_DIR: dataDirOf(name) } : {}) },
   });
   try {
     const ready = await child.next('ready', 60_000);
@@ -404,6 +439,36 @@ async function serverMemory(/** @type {Server} */ s) {
 }
 
 /**
+ * Tokens minted for an earlier round of a scenario, by use (`connect`, `pairs`, ...), kept while
+ * they have at least three of their five minutes left (a round holds them for seconds).
+ *
+ * @type {Map<string, { tokens: string[], at: number }>}
+ */
+const minted = new Map();
+const TOKEN_REUSE_MS = 120_000;
+
+/**
+ * `n` Callgate access tokens for `use`: an earlier round's, while they last (see `minted`), or
+ * minted now. Minting costs the server about 0.5 ms of CPU per token (13,000 per round of
+ * scenario 1, six seconds); verifying one, which every connect still does in full (a new server
+ * process has an empty verified-token cache), about 25 µs.
+ *
+ * @param {Server} s
+ * @param {string} use
+ * @param {number} n
+ * @param {(i: number) => Record<string, string[]>} rooms the same for every call with `use`
+ */
+async function tokensFor(s, use, n, rooms) {
+  const key = `${s.name} ${use} ${n}`;
+  const had = minted.get(key);
+  if (had && performance.now() - had.at < TOKEN_REUSE_MS) return had.tokens;
+  const at = performance.now();
+  const tokens = await mintTokens(s, n, rooms);
+  minted.set(key, { tokens, at });
+  return tokens;
+}
+
+/**
  * Mints `n` Callgate access tokens through `POST /v1/tokens` (16 requests in flight).
  *
  * @param {Server} s
@@ -481,7 +546,8 @@ async function measureWindow(
   // decide a figure. Every window is kept in the JSON.
   const windows = await profiled(s, label, async () => {
     const out = [];
-    for (let i = 0; i < P.windows; i++) out.push(await measureNow(s, g, P.measureMs / P.windows));
+    const ms = (by === 'latency' ? P.openMeasureMs : P.measureMs) / P.windows;
+    for (let i = 0; i < P.windows; i++) out.push(await measureNow(s, g, ms));
     return out;
   });
   return { ...medianWindow(windows, by), windows };
@@ -576,7 +642,7 @@ async function scenarioConnect(/** @type {string} */ name) {
     // Every connect presents a token of its own (no verified-token cache hit): the measured
     // round's first, then the warm-up's, then the re-warm's.
     const tokens = isCallgate(name)
-      ? await mintTokens(s, n + warm + rewarm, () => ({ lobby: ['join'] }))
+      ? await tokensFor(s, 'connect', n + warm + rewarm, () => ({ lobby: ['join'] }))
       : undefined;
     /**
      * A connect job for this server: `count` connects numbered from `first` (unique across the
@@ -689,7 +755,7 @@ async function scenarioMemory(/** @type {string} */ name) {
     const top = /** @type {number} */ (P.memorySteps.at(-1));
     const perUser = 10; // Callgate's default connections per user: one token serves ten.
     const userTokens = isCallgate(name)
-      ? await mintTokens(s, Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
+      ? await tokensFor(s, 'lobby', Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
       : undefined;
     const base = await serverMemory(s);
     const { addresses, perAddress } = addressesFor(top);
@@ -768,7 +834,7 @@ const pairRooms = (/** @type {number} */ i) => ({ [`p${i >> 1}`]: ['join', 'send
 async function scenarioRelay(/** @type {string} */ name, window = 1) {
   return withServer(name, async (s, own) => {
     const pairs = P.relayPairs;
-    const tokens = isCallgate(name) ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const tokens = isCallgate(name) ? await tokensFor(s, 'pairs', pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'relay',
@@ -794,7 +860,7 @@ async function scenarioRelay(/** @type {string} */ name, window = 1) {
 async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} */ rate) {
   return withServer(name, async (s, own) => {
     const pairs = P.openPairs;
-    const tokens = isCallgate(name) ? await mintTokens(s, pairs * 2, pairRooms) : undefined;
+    const tokens = isCallgate(name) ? await tokensFor(s, 'pairs', pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'openloop',
@@ -822,7 +888,9 @@ async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ 
     const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
     const n = rooms * size;
     const tokens = isCallgate(name)
-      ? await mintTokens(s, n, (i) => ({ [`r${Math.floor(i / size)}`]: ['join', 'publish'] }))
+      ? await tokensFor(s, `rooms of ${size}`, n, (i) => ({
+          [`r${Math.floor(i / size)}`]: ['join', 'publish'],
+        }))
       : undefined;
     const g = own(
       await startGenerator({
@@ -1104,6 +1172,9 @@ async function main() {
     scenarios: {},
     /** @type {Array<{ scenario: string, server: string, error: string }>} */
     errors: [],
+    /** Each step's wall time, in plan order: where a run's minutes go. */
+    /** @type {Array<{ scenario: string, server: string, seconds: number }>} */
+    steps: [],
   };
   const started = performance.now();
   const probeCpus = SERVER_CPU === GEN_CPU ? [SERVER_CPU] : [SERVER_CPU, GEN_CPU];
@@ -1123,39 +1194,43 @@ async function main() {
   // round is merged into the rounds before it.
   /** @type {Array<[string, string, () => Promise<any>, ((before: any, next: any) => any)?]>} */
   const plan = [];
-  if (want('connect'))
-    // Rounds interleaved across the servers (C P S B C P S B ...), as in the open loop below: a
-    // round measures about a second, and one slow phase of the host (BENCHMARKS.md, "Connects
-    // on the Intel guest") should not decide one server's figure alone.
-    for (let round = 0; round < P.connectRounds; round++)
-      for (const s of withCeiling)
-        plan.push(['connect', s, () => scenarioConnect(s), mergeConnectRounds]);
+  /**
+   * A scenario's rounds, interleaved across `list` (C P S B C P S B ...): each server's rounds
+   * are spread over the same stretch of time, so one slow phase of the host (they come and go
+   * over minutes) does not decide one server's figure alone. A server with fewer rounds than
+   * the others runs them first.
+   *
+   * @param {string} scenario
+   * @param {string[]} list
+   * @param {(server: string) => Promise<any>} run
+   * @param {(before: any, next: any) => any} merge
+   */
+  const interleaved = (scenario, list, run, merge) => {
+    const most = Math.max(0, ...list.map((s) => roundsOf(scenario, s)));
+    for (let round = 0; round < most; round++)
+      for (const s of list)
+        if (round < roundsOf(scenario, s)) plan.push([scenario, s, () => run(s), merge]);
+  };
+  if (want('connect')) interleaved('connect', withCeiling, scenarioConnect, mergeConnectRounds);
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
   if (want('relay') || want('relay_w4'))
     for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
   if (want('openloop'))
     for (const rate of P.openRates)
-      // Rounds interleaved across the servers (C P S B C P S B): a p99 is the figure a host's
-      // pauses move most, and pauses come and go over minutes, so each server's windows are
-      // spread over the same stretch of time instead of each server getting its own minute.
-      for (let round = 0; round < roundsAt(rate); round++)
-        for (const s of withCeiling)
-          plan.push([
-            `openloop_${rate}`,
-            s,
-            () => scenarioOpenLoop(s, rate),
-            (before, next) => mergeRounds(before, next, 'latency'),
-          ]);
+      interleaved(
+        `openloop_${rate}`,
+        withCeiling,
+        (s) => scenarioOpenLoop(s, rate),
+        (before, next) => mergeRounds(before, next, 'latency'),
+      );
   if (want('fanout'))
     for (const size of P.fanoutSizes)
-      for (let round = 0; round < P.fanoutRounds; round++)
-        for (const s of ws)
-          plan.push([
-            `fanout_${size}`,
-            s,
-            () => scenarioFanout(s, size),
-            (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
-          ]);
+      interleaved(
+        `fanout_${size}`,
+        ws,
+        (s) => scenarioFanout(s, size),
+        (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
+      );
   if (want('turn'))
     for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
       plan.push(['turn', s, () => scenarioTurn(s)]);
@@ -1173,7 +1248,9 @@ async function main() {
       if (before !== undefined && merge === undefined)
         throw new Error(`${scenario} ran twice for ${server} and has no rounds to merge`);
       results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
-      process.stderr.write(`${round((performance.now() - t0) / 1000, 1)} s\n`);
+      const seconds = round((performance.now() - t0) / 1000, 1);
+      results.steps.push({ scenario, server, seconds });
+      process.stderr.write(`${seconds} s\n`);
     } catch (err) {
       const msg = errorText(err);
       results.errors.push({ scenario, server, error: msg });
@@ -1195,6 +1272,7 @@ async function main() {
   const generatorSteal = stealBetween(ticks0.generator, cpuTicks(GEN_CPU));
   if (Number.isFinite(serverSteal) && Number.isFinite(generatorSteal))
     results.machine.stealPercent = { serverCpu: serverSteal, generatorCpu: generatorSteal };
+  for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true });
   const out = { ...results, seconds: total, goals: evaluateGoals(results.scenarios) };
   mkdirSync(outDir, { recursive: true });
   const stamp = out.date.replace(/[:]/g, '-').replace(/\..*$/, '');

@@ -23,7 +23,10 @@ const { defaultPlugins } = await import(`${base}plugins.js`);
 const { generateApiKey } = await import(`${base}auth/api-keys.js`);
 
 const port = Number(process.env.PORT ?? 0);
-const dataDir = mkdtempSync(join(tmpdir(), 'callgate-bench-'));
+// BENCH_DATA_DIR: the run's data directory, reopened by every start (the harness removes it at
+// the end of the run); otherwise a fresh one, removed at exit.
+const shared = process.env.BENCH_DATA_DIR;
+const dataDir = shared ?? mkdtempSync(join(tmpdir(), 'callgate-bench-'));
 const config = loadConfig({
   env: {},
   cwd: dataDir,
@@ -31,6 +34,10 @@ const config = loadConfig({
     dataDir,
     'server.host': '127.0.0.1',
     'server.port': port,
+    // A fixed issuer, as a deployment behind its public address has: the default is the
+    // listening address, whose port is new at every start, and a restarted server (see
+    // BENCH_DATA_DIR) would refuse the tokens it minted before.
+    'auth.issuer': 'http://callgate.bench.test',
     'log.level': process.env.LOG_LEVEL ?? 'info',
     'signal.messagesPerSecond': 1_000_000,
     'signal.messageBurst': 1_000_000,
@@ -42,11 +49,11 @@ const config = loadConfig({
 });
 const app = await createCallgate({ config }, defaultPlugins());
 const store = app.services.store;
-await store.createTenant('bench', Date.now());
+if (!(await store.getTenant('bench'))) await store.createTenant('bench', Date.now());
 const key = generateApiKey('bench', Date.now(), 'bench');
 await store.createApiKey(key.record);
 const { port: bound } = await app.listen();
 serveHarness({ port: bound, apiKey: key.plaintext }, async () => {
   await app.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (!shared) rmSync(dataDir, { recursive: true, force: true });
 });
