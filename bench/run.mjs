@@ -31,8 +31,8 @@ const opt = (/** @type {string} */ name) =>
 
 const SMOKE = flag('smoke');
 // --quick: the full sizes in one round per scenario (connects, open loop at 20k/s and fan-out
-// run one round per server instead of three, five and two): about five and a half minutes
-// instead of ten to eleven, with every ratio decided by one phase of the host.
+// run one round per server instead of up to three, five and two): under five minutes instead
+// of about seven, with every ratio decided by one phase of the host.
 const QUICK = flag('quick');
 if (SMOKE && QUICK) throw new Error('--smoke and --quick: one at a time');
 /** Run Callgate from its TypeScript sources (tsx) instead of building it first. */
@@ -55,7 +55,7 @@ const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
 /** @typedef {Record<string, Record<string, number>>} Rounds */
-/** Scenario sizes: the full suite (about eight minutes) and the smoke run (seconds). */
+/** Scenario sizes: the full suite (about seven minutes) and the smoke run (seconds). */
 const P = SMOKE
   ? {
       connectN: 40,
@@ -87,9 +87,10 @@ const P = SMOKE
       openRates: [5000, 20_000],
       fanoutConnections: 1000,
       fanoutSizes: [10, 100],
-      // Rounds per scenario ('*': every server), interleaved across the servers (C P S B C P S
-      // B ...), the figure the median round or window of them all; a server whose figure in a
-      // scenario decides no goal, and is far from any, runs one (every round costs 9–14 s).
+      // Rounds per scenario ('*': every server; one where not given), interleaved across the
+      // servers (C P S B C P S B ...), each figure the median round or window of them all. A
+      // server whose figure in a scenario decides no goal, and is far from any, runs one
+      // (every round costs 9–14 s).
       rounds: /** @type {Rounds} */ ({
         // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
         // three rounds and the median. Socket.IO's connects have no goal; the bare server's
