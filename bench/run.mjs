@@ -15,7 +15,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { cpus, totalmem, loadavg, release, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Child, cpuMicros, cpuSplitMicros, rssBytes, canPin } from './lib/procs.mjs';
 import { round } from './lib/stats.mjs';
@@ -66,7 +66,9 @@ const P = SMOKE
       openRates: [200, 500],
       fanoutConnections: 100,
       fanoutSizes: [10, 100],
-      rounds: /** @type {Rounds} */ ({}),
+      // Servers with fewer rounds than others, as in the full run (bench/smoke.test.ts checks
+      // where the bare server's one round falls).
+      rounds: /** @type {Rounds} */ ({ openloop_500: { '*': 2, ceiling: 1 } }),
       connectRewarm: 20,
       warmupMs: 300,
       openWarmupMs: 300,
@@ -90,7 +92,7 @@ const P = SMOKE
       // Rounds per scenario ('*': every server; one where not given), interleaved across the
       // servers (C P S B C P S B ...), each figure the median round or window of them all. A
       // server whose figure in a scenario decides no goal, and is far from any, runs one
-      // (every round costs 9–14 s).
+      // (a round of scenario 1 costs 3–7 s, of fan-out 7–8, of the open loop 10–14).
       rounds: /** @type {Rounds} */ ({
         // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
         // three rounds and the median. Socket.IO's connects have no goal; the bare server's
@@ -116,10 +118,11 @@ const P = SMOKE
       // share the pinned core with the event loop and took 10–55 ms each there, and Callgate,
       // with more code on its message path, still re-optimized hot functions 1.5 s into the
       // load (its first window of each round measured ~0.2 ms above its others; from 3.5 s on,
-      // no longer). Throughput scenarios report the median of three windows and keep 1.5 s.
+      // no longer). Throughput scenarios report the median of three windows and keep a 1.5 s warm-up.
       openWarmupMs: 3500,
-      // Three windows of 1.5 s in the throughput scenarios (90,000 messages or more each on the
-      // slowest host seen), of 2 s in the open loop (40,000 at 20k/s, a p99 from its 400 slowest).
+      // Three windows of 1.5 s in the throughput scenarios (40,000 messages or more each, the
+      // slowest server's on the slowest host seen), of 2 s in the open loop (40,000 at 20k/s, a
+      // p99 from its 400 slowest).
       measureMs: 4500,
       openMeasureMs: 6000,
       windows: 3,
@@ -208,13 +211,18 @@ const SERVER_DEFS = {
   // checkout, an A/B of runtime flags on the same build.
   ...(process.env.BENCH_BASE
     ? {
+        // Run by this checkout's bench server (servers/callgate.mjs), so that it opens the run's
+        // data directory as `callgate` does whatever the base's own bench script did.
         'callgate-base': {
-          script: join(process.env.BENCH_BASE, 'bench/servers/callgate.mjs'),
+          script: 'bench/servers/callgate.mjs',
           nodeArgs: [
             '--expose-gc',
             ...(process.env.BENCH_BASE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
           ],
-          env: { CALLGATE_BUILD: 'dist' },
+          env: {
+            CALLGATE_BUILD: 'dist',
+            CALLGATE_SERVER_DIR: resolve(process.env.BENCH_BASE, 'packages/server/dist'),
+          },
         },
       }
     : {}),
@@ -244,7 +252,9 @@ const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms)
 /**
  * Callgate's data directory for this run, one per build: every start of a server reopens it, as
  * a restarted server in service reopens its own, so its signing keys (and the tokens minted
- * under them, see tokensFor) outlive a round. Removed at the end of the run.
+ * under them, see tokensFor) outlive a process. Removed when the harness exits, however it
+ * exits (the signal handlers in lib/procs.mjs exit through `process.exit`): it holds private
+ * signing keys.
  *
  * @type {Map<string, string>}
  */
@@ -255,6 +265,9 @@ function dataDirOf(name) {
   if (!dir) dataDirs.set(name, (dir = mkdtempSync(join(tmpdir(), `${name}-bench-`))));
   return dir;
 }
+process.on('exit', () => {
+  for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * Starts a server under test on the server core and waits until it listens.
@@ -273,6 +286,10 @@ async function startServer(name) {
   });
   try {
     const ready = await child.next('ready', 60_000);
+    // Tokens are minted by one Callgate process and presented to the next (tokensFor): a
+    // server that did not reopen the run's data directory has other keys and would refuse them.
+    if (isCallgate(name) && ready.dataDir !== dataDirOf(name))
+      throw new Error(`${name} did not open the run's data directory (BENCH_DATA_DIR)`);
     return {
       name,
       child,
@@ -440,33 +457,49 @@ async function serverMemory(/** @type {Server} */ s) {
 }
 
 /**
- * Tokens minted for an earlier round of a scenario, by use (`connect`, `pairs`, ...), kept while
- * they have at least three of their five minutes left (a round holds them for seconds).
+ * Tokens minted for a scenario's rounds, by server and use (`connect`, `pairs`, ...), with the
+ * earliest expiry among them.
  *
- * @type {Map<string, { tokens: string[], at: number }>}
+ * @type {Map<string, { tokens: string[], expires: number }>}
  */
 const minted = new Map();
-const TOKEN_REUSE_MS = 120_000;
+/** Reused while they have this long left: a step holds its tokens for 15 s at most. */
+const TOKEN_MARGIN_MS = 60_000;
 
 /**
- * `n` Callgate access tokens for `use`: an earlier round's, while they last (see `minted`), or
- * minted now. Minting costs the server about 0.5 ms of CPU per token (13,000 per round of
- * scenario 1, six seconds); verifying one, which every connect still does in full (a new server
- * process has an empty verified-token cache), about 25 µs.
+ * `n` Callgate access tokens for `use` (undefined for a peer), minted by a Callgate process of
+ * their own before the measured one starts, and reused by later rounds while they last. So no
+ * measured process mints: minting costs the server about 0.5 ms of CPU per token (13,000 for a
+ * round of scenario 1, six seconds), and its garbage would be the first round's alone. The
+ * processes share the run's data directory (dataDirOf), so the measured one has the keys, and
+ * every connect still verifies its token in full: a new process starts with an empty
+ * verified-token cache.
  *
- * @param {Server} s
+ * @param {string} name
  * @param {string} use
  * @param {number} n
  * @param {(i: number) => Record<string, string[]>} rooms the same for every call with `use`
  */
-async function tokensFor(s, use, n, rooms) {
-  const key = `${s.name} ${use} ${n}`;
+async function tokensFor(name, use, n, rooms) {
+  if (!isCallgate(name)) return undefined;
+  const key = `${name} ${use} ${n}`;
   const had = minted.get(key);
-  if (had && performance.now() - had.at < TOKEN_REUSE_MS) return had.tokens;
-  const at = performance.now();
-  const tokens = await mintTokens(s, n, rooms);
-  minted.set(key, { tokens, at });
+  if (had && had.expires - Date.now() >= TOKEN_MARGIN_MS) return had.tokens;
+  const tokens = await withServer(name, (s) => mintTokens(s, n, rooms));
+  const expires = Math.min(...tokens.map((t) => expiryOf(t)));
+  minted.set(key, { tokens, expires });
   return tokens;
+}
+
+/**
+ * A token's expiry (ms since the epoch), from its `exp` claim.
+ *
+ * @param {string} token
+ */
+function expiryOf(token) {
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
+  if (typeof claims.exp !== 'number') throw new Error('a minted token has no exp');
+  return claims.exp * 1000;
 }
 
 /**
@@ -636,15 +669,13 @@ async function measureNow(s, g, ms) {
 
 /** (1) N authenticated connects, 64 handshakes in flight: connects/s and server CPU per connect. */
 async function scenarioConnect(/** @type {string} */ name) {
+  const n = P.connectN;
+  const warm = connectWarmup ?? n;
+  const rewarm = connectRewarm ?? P.connectRewarm;
+  // Every connect presents a token of its own (no verified-token cache hit): the measured
+  // round's first, then the warm-up's, then the re-warm's.
+  const tokens = await tokensFor(name, 'connect', n + warm + rewarm, () => ({ lobby: ['join'] }));
   return withServer(name, async (s, own) => {
-    const n = P.connectN;
-    const warm = connectWarmup ?? n;
-    const rewarm = connectRewarm ?? P.connectRewarm;
-    // Every connect presents a token of its own (no verified-token cache hit): the measured
-    // round's first, then the warm-up's, then the re-warm's.
-    const tokens = isCallgate(name)
-      ? await tokensFor(s, 'connect', n + warm + rewarm, () => ({ lobby: ['join'] }))
-      : undefined;
     /**
      * A connect job for this server: `count` connects numbered from `first` (unique across the
      * generators, and the place of their tokens), on a fresh block of source addresses.
@@ -752,12 +783,12 @@ async function scenarioConnect(/** @type {string} */ name) {
 
 /** (2) Idle memory per connection at each step (RSS after a forced GC, minus the baseline). */
 async function scenarioMemory(/** @type {string} */ name) {
+  const top = /** @type {number} */ (P.memorySteps.at(-1));
+  const perUser = 10; // Callgate's default connections per user: one token serves ten.
+  const userTokens = await tokensFor(name, 'lobby', Math.ceil(top / perUser), () => ({
+    lobby: ['join'],
+  }));
   return withServer(name, async (s, own) => {
-    const top = /** @type {number} */ (P.memorySteps.at(-1));
-    const perUser = 10; // Callgate's default connections per user: one token serves ten.
-    const userTokens = isCallgate(name)
-      ? await tokensFor(s, 'lobby', Math.ceil(top / perUser), () => ({ lobby: ['join'] }))
-      : undefined;
     const base = await serverMemory(s);
     const { addresses, perAddress } = addressesFor(top);
     let have = 0;
@@ -833,9 +864,9 @@ const pairRooms = (/** @type {number} */ i) => ({ [`p${i >> 1}`]: ['join', 'send
  * goal; 4 is a trickle-ICE-like burst, where several messages for one peer meet in one turn).
  */
 async function scenarioRelay(/** @type {string} */ name, window = 1) {
+  const pairs = P.relayPairs;
+  const tokens = await tokensFor(name, 'pairs', pairs * 2, pairRooms);
   return withServer(name, async (s, own) => {
-    const pairs = P.relayPairs;
-    const tokens = isCallgate(name) ? await tokensFor(s, 'pairs', pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'relay',
@@ -859,9 +890,9 @@ async function scenarioRelay(/** @type {string} */ name, window = 1) {
 
 /** (4) Open loop at a fixed rate over 2,000 connections: latency percentiles. */
 async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} */ rate) {
+  const pairs = P.openPairs;
+  const tokens = await tokensFor(name, 'pairs', pairs * 2, pairRooms);
   return withServer(name, async (s, own) => {
-    const pairs = P.openPairs;
-    const tokens = isCallgate(name) ? await tokensFor(s, 'pairs', pairs * 2, pairRooms) : undefined;
     const g = own(
       await startGenerator({
         kind: 'openloop',
@@ -885,14 +916,12 @@ async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} *
 
 /** (5) Room fan-out, closed loop, four publishes in flight per room. */
 async function scenarioFanout(/** @type {string} */ name, /** @type {number} */ size) {
+  const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
+  const n = rooms * size;
+  const tokens = await tokensFor(name, `rooms of ${size}`, n, (i) => ({
+    [`r${Math.floor(i / size)}`]: ['join', 'publish'],
+  }));
   return withServer(name, async (s, own) => {
-    const rooms = Math.max(1, Math.floor(P.fanoutConnections / size));
-    const n = rooms * size;
-    const tokens = isCallgate(name)
-      ? await tokensFor(s, `rooms of ${size}`, n, (i) => ({
-          [`r${Math.floor(i / size)}`]: ['join', 'publish'],
-        }))
-      : undefined;
     const g = own(
       await startGenerator({
         kind: 'fanout',
@@ -1174,7 +1203,7 @@ async function main() {
     /** @type {Array<{ scenario: string, server: string, error: string }>} */
     errors: [],
     /** Each step's wall time, in plan order: where a run's minutes go. */
-    /** @type {Array<{ scenario: string, server: string, seconds: number }>} */
+    /** @type {Array<{ scenario: string, server: string, seconds: number, failed?: boolean }>} */
     steps: [],
   };
   const started = performance.now();
@@ -1199,7 +1228,8 @@ async function main() {
    * A scenario's rounds, interleaved across `list` (C P S B C P S B ...): each server's rounds
    * are spread over the same stretch of time, so one slow phase of the host (they come and go
    * over minutes) does not decide one server's figure alone. A server with fewer rounds than
-   * the others runs them first.
+   * the others has them spread over the sweeps evenly (three of five: the first, the third
+   * and the fifth; one: the middle one).
    *
    * @param {string} scenario
    * @param {string[]} list
@@ -1208,9 +1238,15 @@ async function main() {
    */
   const interleaved = (scenario, list, run, merge) => {
     const most = Math.max(0, ...list.map((s) => roundsOf(scenario, s)));
-    for (let round = 0; round < most; round++)
+    /** The sweeps in which `s` runs a round. */
+    const sweeps = (/** @type {string} */ s) => {
+      const k = roundsOf(scenario, s);
+      return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * most) / k)));
+    };
+    const at = new Map(list.map((s) => [s, sweeps(s)]));
+    for (let sweep = 0; sweep < most; sweep++)
       for (const s of list)
-        if (round < roundsOf(scenario, s)) plan.push([scenario, s, () => run(s), merge]);
+        if (at.get(s)?.has(sweep)) plan.push([scenario, s, () => run(s), merge]);
   };
   if (want('connect')) interleaved('connect', withCeiling, scenarioConnect, mergeConnectRounds);
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
@@ -1242,6 +1278,7 @@ async function main() {
 
   for (const [scenario, server, fn, merge] of plan) {
     const t0 = performance.now();
+    const seconds = () => round((performance.now() - t0) / 1000, 1);
     process.stderr.write(`${scenario} ${server} ... `);
     try {
       const r = await fn();
@@ -1249,12 +1286,12 @@ async function main() {
       if (before !== undefined && merge === undefined)
         throw new Error(`${scenario} ran twice for ${server} and has no rounds to merge`);
       results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
-      const seconds = round((performance.now() - t0) / 1000, 1);
-      results.steps.push({ scenario, server, seconds });
-      process.stderr.write(`${seconds} s\n`);
+      results.steps.push({ scenario, server, seconds: seconds() });
+      process.stderr.write(`${seconds()} s\n`);
     } catch (err) {
       const msg = errorText(err);
       results.errors.push({ scenario, server, error: msg });
+      results.steps.push({ scenario, server, seconds: seconds(), failed: true });
       process.stderr.write(`FAILED: ${msg}\n`);
     }
   }
@@ -1273,7 +1310,6 @@ async function main() {
   const generatorSteal = stealBetween(ticks0.generator, cpuTicks(GEN_CPU));
   if (Number.isFinite(serverSteal) && Number.isFinite(generatorSteal))
     results.machine.stealPercent = { serverCpu: serverSteal, generatorCpu: generatorSteal };
-  for (const dir of dataDirs.values()) rmSync(dir, { recursive: true, force: true });
   const out = { ...results, seconds: total, goals: evaluateGoals(results.scenarios) };
   mkdirSync(outDir, { recursive: true });
   const stamp = out.date.replace(/[:]/g, '-').replace(/\..*$/, '');

@@ -21,7 +21,8 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
         'bench/run.mjs',
         '--smoke',
         '--servers=callgate,ceiling',
-        // Two fan-out rounds, as the full run has, so that merging rounds is exercised too.
+        // Two fan-out rounds for every server at both sizes (the option overrides the rounds
+        // table), so that merging rounds is exercised too.
         '--fanout-rounds=2',
         '--source',
         '--no-install',
@@ -42,6 +43,7 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
     const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
       mode: string;
       errors: unknown[];
+      steps: { scenario: string; server: string; seconds: number; failed?: boolean }[];
       machine: {
         pauses?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
         speed?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
@@ -115,6 +117,19 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
       assert.equal(f.deliveriesPerSecond, f.perSecond, `${k} deliveries/s is the median's`);
       assert.equal(f.serverUsPerDelivery, f.serverUsPerMessage, `${k} µs/delivery, the median's`);
     }
+    // Rounds per server (smoke: two at 500/s for Callgate, one for the bare server), in the
+    // middle of Callgate's rounds rather than before them; every step's time is recorded.
+    const rounds500 = results.steps.filter((st) => st.scenario === 'openloop_500');
+    assert.deepEqual(
+      rounds500.map((st) => st.server),
+      ['callgate', 'callgate', 'ceiling'],
+    );
+    assert.ok(results.steps.every((st) => st.seconds > 0 && st.failed === undefined));
+    const ol500 = results.scenarios.openloop_500;
+    assert.equal(ol500?.callgate?.rounds, 2);
+    assert.equal((ol500?.callgate?.windows as unknown[] | undefined)?.length, 6);
+    assert.equal(ol500?.ceiling?.rounds, undefined);
+    assert.equal((ol500?.ceiling?.windows as unknown[] | undefined)?.length, 3);
     // The open loop's latency split: from the actual send, and how late the generator sent. A
     // message's latency from its actual send is at most that from its scheduled one.
     const ol = results.scenarios.openloop_500?.callgate as

@@ -3,18 +3,24 @@
 // source through tsx or compiled. Only the limits a load generator on one machine would trip are raised:
 // per-connection message rate (the relay scenarios send several hundred messages per second
 // per connection), handshakes per IP (thousands of connects per second from a few loopback
-// addresses), mints per API key and TURN requests per user. Every check still runs.
+// addresses), mints per API key and TURN requests per user. Every check still runs. Its issuer
+// is fixed, and in a benchmark run its data directory is the run's (BENCH_DATA_DIR), so a token
+// minted by one process serves the next.
 // BENCH_OVERRIDES (JSON, e.g. '{"signal.pingIntervalMs":600000}') overrides configuration keys
 // for a diagnostic A/B run; results made with it are not the benchmark's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { serveHarness } from './common.mjs';
 
 // CALLGATE_BUILD=dist runs the compiled server (what `npm start` runs; the harness builds it
-// first); otherwise the TypeScript sources through tsx (node --import tsx).
-const base =
-  process.env.CALLGATE_BUILD === 'dist'
+// first); otherwise the TypeScript sources through tsx (node --import tsx). CALLGATE_SERVER_DIR
+// names another build's compiled server (`callgate-base` in an A/B run: BENCH_BASE's
+// packages/server/dist), run by this script.
+const base = process.env.CALLGATE_SERVER_DIR
+  ? pathToFileURL(join(process.env.CALLGATE_SERVER_DIR, '/')).href
+  : process.env.CALLGATE_BUILD === 'dist'
     ? '../../packages/server/dist/'
     : '../../packages/server/src/';
 const { loadConfig } = await import(`${base}config/load-config.js`);
@@ -53,7 +59,8 @@ if (!(await store.getTenant('bench'))) await store.createTenant('bench', Date.no
 const key = generateApiKey('bench', Date.now(), 'bench');
 await store.createApiKey(key.record);
 const { port: bound } = await app.listen();
-serveHarness({ port: bound, apiKey: key.plaintext }, async () => {
+// dataDir: the harness checks that the run's directory is the one open (see BENCH_DATA_DIR).
+serveHarness({ port: bound, apiKey: key.plaintext, dataDir: shared ?? null }, async () => {
   await app.close();
   if (!shared) rmSync(dataDir, { recursive: true, force: true });
 });
