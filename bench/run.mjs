@@ -1222,7 +1222,8 @@ async function main() {
   const withCeiling = [...ws, ...servers.filter((x) => x === 'ceiling')];
   // Each step: the scenario, the server, the run, and for a scenario run in rounds, how a
   // round is merged into the rounds before it.
-  /** @type {Array<[string, string, () => Promise<any>, ((before: any, next: any) => any)?]>} */
+  /** @typedef {[string, string, () => Promise<any>, ((before: any, next: any) => any)?]} Step */
+  /** @type {Step[]} */
   const plan = [];
   /**
    * A scenario's rounds, interleaved across `list` (C P S B C P S B ...): each server's rounds
@@ -1244,35 +1245,53 @@ async function main() {
       return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * most) / k)));
     };
     const at = new Map(list.map((s) => [s, sweeps(s)]));
-    for (let sweep = 0; sweep < most; sweep++)
-      for (const s of list)
-        if (at.get(s)?.has(sweep)) plan.push([scenario, s, () => run(s), merge]);
+    return Array.from({ length: most }, (_, sweep) =>
+      list
+        .filter((s) => at.get(s)?.has(sweep))
+        .map((s) => /** @type {Step} */ ([scenario, s, () => run(s), merge])),
+    );
   };
-  if (want('connect')) interleaved('connect', withCeiling, scenarioConnect, mergeConnectRounds);
+  // Scenario 1's sweeps are spread over the run (below) rather than run back to back: a round
+  // measures about a second, and a slow phase of the host can last the minute that three
+  // consecutive sweeps take (at 04:32 every server's connects cost 1.3–1.4x what they had in
+  // the runs before, the speed probe before the run at 33.7 µs per RS256 verification against
+  // 22.9–24.7, and after it at 24.4).
+  const connectSweeps = want('connect')
+    ? interleaved('connect', withCeiling, scenarioConnect, mergeConnectRounds)
+    : [];
   if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
   if (want('relay') || want('relay_w4'))
     for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
   if (want('openloop'))
     for (const rate of P.openRates)
-      interleaved(
-        `openloop_${rate}`,
-        withCeiling,
-        (s) => scenarioOpenLoop(s, rate),
-        (before, next) => mergeRounds(before, next, 'latency'),
+      plan.push(
+        ...interleaved(
+          `openloop_${rate}`,
+          withCeiling,
+          (s) => scenarioOpenLoop(s, rate),
+          (before, next) => mergeRounds(before, next, 'latency'),
+        ).flat(),
       );
   if (want('fanout'))
     for (const size of P.fanoutSizes)
-      interleaved(
-        `fanout_${size}`,
-        ws,
-        (s) => scenarioFanout(s, size),
-        (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
+      plan.push(
+        ...interleaved(
+          `fanout_${size}`,
+          ws,
+          (s) => scenarioFanout(s, size),
+          (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
+        ).flat(),
       );
   if (want('turn'))
     for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
       plan.push(['turn', s, () => scenarioTurn(s)]);
   if (want('mint') && servers.includes('callgate'))
     plan.push(['mint', 'callgate', () => scenarioMint('callgate')]);
+  // Scenario 1's sweeps at even places from the start of the run to the end of the steps so far
+  // (before the memory scenario, whose TIME_WAIT sockets would weigh on connects).
+  const n = connectSweeps.length;
+  const places = connectSweeps.map((_, k) => (n > 1 ? Math.round((k * plan.length) / (n - 1)) : 0));
+  for (let k = n - 1; k >= 0; k--) plan.splice(places[k] ?? 0, 0, ...(connectSweeps[k] ?? []));
   // Last: its ~60,000 connections leave the kernel busy with TIME_WAIT for a minute after.
   if (want('memory')) for (const s of ws) plan.push(['memory', s, () => scenarioMemory(s)]);
 
