@@ -66,9 +66,12 @@ const P = SMOKE
       openRates: [200, 500],
       fanoutConnections: 100,
       fanoutSizes: [10, 100],
-      // Servers with fewer rounds than others, as in the full run (bench/smoke.test.ts checks
-      // where the bare server's one round falls).
-      rounds: /** @type {Rounds} */ ({ openloop_500: { '*': 2, ceiling: 1 } }),
+      // Scenario 1's sweeps spread over the run, and a server with fewer rounds than others,
+      // as in the full run (bench/smoke.test.ts checks where they fall).
+      rounds: /** @type {Rounds} */ ({
+        connect: { '*': 2 },
+        openloop_500: { '*': 3, ceiling: 1 },
+      }),
       connectRewarm: 20,
       warmupMs: 300,
       openWarmupMs: 300,
@@ -212,17 +215,17 @@ const SERVER_DEFS = {
   ...(process.env.BENCH_BASE
     ? {
         // Run by this checkout's bench server (servers/callgate.mjs), so that it opens the run's
-        // data directory as `callgate` does whatever the base's own bench script did.
+        // data directory as `callgate` does whatever the base's own bench script did. The base
+        // must be new enough for that script: the same module paths and `createCallgate` API,
+        // and every configuration key it sets (loadConfig refuses unknown keys, so an older
+        // base fails at start, not quietly).
         'callgate-base': {
           script: 'bench/servers/callgate.mjs',
           nodeArgs: [
             '--expose-gc',
             ...(process.env.BENCH_BASE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
           ],
-          env: {
-            CALLGATE_BUILD: 'dist',
-            CALLGATE_SERVER_DIR: resolve(process.env.BENCH_BASE, 'packages/server/dist'),
-          },
+          env: { CALLGATE_SERVER_DIR: resolve(process.env.BENCH_BASE, 'packages/server/dist') },
         },
       }
     : {}),
@@ -289,7 +292,9 @@ async function startServer(name) {
     // Tokens are minted by one Callgate process and presented to the next (tokensFor): a
     // server that did not reopen the run's data directory has other keys and would refuse them.
     if (isCallgate(name) && ready.dataDir !== dataDirOf(name))
-      throw new Error(`${name} did not open the run's data directory (BENCH_DATA_DIR)`);
+      throw new Error(
+        `${name} reports data directory ${JSON.stringify(ready.dataDir)}, not the run's ${dataDirOf(name)} (BENCH_DATA_DIR)`,
+      );
     return {
       name,
       child,
@@ -463,8 +468,12 @@ async function serverMemory(/** @type {Server} */ s) {
  * @type {Map<string, { tokens: string[], expires: number }>}
  */
 const minted = new Map();
-/** Reused while they have this long left: a step holds its tokens for 15 s at most. */
-const TOKEN_MARGIN_MS = 60_000;
+/**
+ * Reused while they have this long left. Callgate tells a connection its token is expiring a
+ * minute before `exp` (`token_expiring`, signal.tokenExpiringLeadSeconds), which the generator
+ * takes for an error; a step holds its tokens for 15 s at most: two minutes leave a margin.
+ */
+const TOKEN_MARGIN_MS = 120_000;
 
 /**
  * `n` Callgate access tokens for `use` (undefined for a peer), minted by a Callgate process of
@@ -486,7 +495,7 @@ async function tokensFor(name, use, n, rooms) {
   const had = minted.get(key);
   if (had && had.expires - Date.now() >= TOKEN_MARGIN_MS) return had.tokens;
   const tokens = await withServer(name, (s) => mintTokens(s, n, rooms));
-  const expires = Math.min(...tokens.map((t) => expiryOf(t)));
+  const expires = Math.min(...tokens.map((t, i) => expiryOf(t, `${use} token ${i}`)));
   minted.set(key, { tokens, expires });
   return tokens;
 }
@@ -495,10 +504,17 @@ async function tokensFor(name, use, n, rooms) {
  * A token's expiry (ms since the epoch), from its `exp` claim.
  *
  * @param {string} token
+ * @param {string} what names the token in an error
  */
-function expiryOf(token) {
-  const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
-  if (typeof claims.exp !== 'number') throw new Error('a minted token has no exp');
+function expiryOf(token, what) {
+  /** @type {{ exp?: unknown }} */
+  let claims;
+  try {
+    claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString());
+  } catch (err) {
+    throw new Error(`${what}: not a JWT with a JSON payload (${errorText(err)})`);
+  }
+  if (typeof claims.exp !== 'number') throw new Error(`${what} has no exp`);
   return claims.exp * 1000;
 }
 
@@ -569,7 +585,8 @@ async function measureWindow(
   // Every server collects its heap in full before the load, as the generator does (settle in
   // generator.mjs): what a server's setup left in its old generation is not steady-state work,
   // and its mark-compact fell in the first measured window. Callgate's setup is the heaviest
-  // (an HTTP token mint and an RS256 handshake per connection): at 20k/s its first window of
+  // (an RS256 handshake per connection; until the fifteenth session an HTTP token mint per
+  // connection in the same process too): at 20k/s its first window of
   // each round had an 11–16 ms stall (an incremental-marking step and the finalize) that the
   // peers' did not, while at steady load its old generation does not grow at all.
   await collectServer(s);
@@ -702,13 +719,13 @@ async function scenarioConnect(/** @type {string} */ name) {
     const w = own(await startGenerator(connectJob(n, warm, { concurrency: 32 })));
     await w.request({ type: 'run' }, 'done', 120_000);
     await w.stop();
-    // The setup's garbage (Callgate's token mints, every server's warm-up connections) is
+    // The setup's garbage (every server's warm-up connections) is
     // collected before the measured round, as before the other scenarios' load (measureWindow);
     // what the measured connects themselves leave is still collected within it.
     await collectServer(s);
     await sleep(200);
-    // That full collection finds dead what the setup and the warm-up left (the mints' HTTP
-    // requests, every warm-up connection), among them the last objects of shapes the optimised
+    // That full collection finds dead what the setup and the warm-up left (every warm-up
+    // connection; until the fifteenth session the token mints' HTTP requests too), among them the last objects of shapes the optimised
     // code had seen; V8 throws such code away ("weak objects": 90 functions for Callgate, the
     // connect path's among them), and without more the measured round ran its first thousands
     // of connects in unoptimised code and recompiled it (9% of its CPU in the compiler, by
@@ -992,6 +1009,8 @@ async function httpRun(s, own, { label, ...http }) {
 
 /** (6) TURN credentials: Callgate with bearer auth vs the seed's Express endpoint without. */
 async function scenarioTurn(/** @type {string} */ name) {
+  // One token per autocannon connection, as each browser would present its own.
+  const tokens = await tokensFor(name, 'turn', P.httpConnections, () => ({ lobby: ['join'] }));
   return withServer(name, async (s, own) => {
     if (name === 'express')
       return httpRun(s, own, {
@@ -999,7 +1018,7 @@ async function scenarioTurn(/** @type {string} */ name) {
         url: `http://127.0.0.1:${s.port}/api/turn-credentials`,
         connections: P.httpConnections,
       });
-    const tokens = await mintTokens(s, P.httpConnections, () => ({ lobby: ['join'] }));
+    if (!tokens) throw new Error('no tokens for Callgate');
     const probe = await fetch(`http://127.0.0.1:${s.port}/v1/turn/credentials`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens[0]}` },
@@ -1223,8 +1242,13 @@ async function main() {
   // Each step: the scenario, the server, the run, and for a scenario run in rounds, how a
   // round is merged into the rounds before it.
   /** @typedef {[string, string, () => Promise<any>, ((before: any, next: any) => any)?]} Step */
-  /** @type {Step[]} */
-  const plan = [];
+  /**
+   * The run, in groups of steps: one sweep of a scenario run in rounds, or one step. Scenario
+   * 1's sweeps go in between groups (below), never inside another scenario's sweep.
+   *
+   * @type {Step[][]}
+   */
+  const groups = [];
   /**
    * A scenario's rounds, interleaved across `list` (C P S B C P S B ...): each server's rounds
    * are spread over the same stretch of time, so one slow phase of the host (they come and go
@@ -1236,6 +1260,7 @@ async function main() {
    * @param {string[]} list
    * @param {(server: string) => Promise<any>} run
    * @param {(before: any, next: any) => any} merge
+   * @returns {Step[][]} the sweeps, each a step per server with a round in it
    */
   const interleaved = (scenario, list, run, merge) => {
     const most = Math.max(0, ...list.map((s) => roundsOf(scenario, s)));
@@ -1259,41 +1284,45 @@ async function main() {
   const connectSweeps = want('connect')
     ? interleaved('connect', withCeiling, scenarioConnect, mergeConnectRounds)
     : [];
-  if (want('relay')) for (const s of ws) plan.push(['relay', s, () => scenarioRelay(s)]);
+  if (want('relay')) for (const s of ws) groups.push([['relay', s, () => scenarioRelay(s)]]);
   if (want('relay') || want('relay_w4'))
-    for (const s of ws) plan.push(['relay_w4', s, () => scenarioRelay(s, 4)]);
+    for (const s of ws) groups.push([['relay_w4', s, () => scenarioRelay(s, 4)]]);
   if (want('openloop'))
     for (const rate of P.openRates)
-      plan.push(
+      groups.push(
         ...interleaved(
           `openloop_${rate}`,
           withCeiling,
           (s) => scenarioOpenLoop(s, rate),
           (before, next) => mergeRounds(before, next, 'latency'),
-        ).flat(),
+        ),
       );
   if (want('fanout'))
     for (const size of P.fanoutSizes)
-      plan.push(
+      groups.push(
         ...interleaved(
           `fanout_${size}`,
           ws,
           (s) => scenarioFanout(s, size),
           (before, next) => fanoutFigures(mergeRounds(before, next, 'throughput')),
-        ).flat(),
+        ),
       );
   if (want('turn'))
     for (const s of servers.filter((x) => x === 'callgate' || x === 'express'))
-      plan.push(['turn', s, () => scenarioTurn(s)]);
+      groups.push([['turn', s, () => scenarioTurn(s)]]);
   if (want('mint') && servers.includes('callgate'))
-    plan.push(['mint', 'callgate', () => scenarioMint('callgate')]);
-  // Scenario 1's sweeps at even places from the start of the run to the end of the steps so far
-  // (before the memory scenario, whose TIME_WAIT sockets would weigh on connects).
+    groups.push([['mint', 'callgate', () => scenarioMint('callgate')]]);
+  // Scenario 1's sweeps at even places between the groups, from the start of the run to the end
+  // of the groups so far (before the memory scenario, whose TIME_WAIT sockets would weigh on
+  // connects). With nothing else to run (--only=connect) they run back to back.
   const n = connectSweeps.length;
-  const places = connectSweeps.map((_, k) => (n > 1 ? Math.round((k * plan.length) / (n - 1)) : 0));
-  for (let k = n - 1; k >= 0; k--) plan.splice(places[k] ?? 0, 0, ...(connectSweeps[k] ?? []));
+  const places = connectSweeps.map((_, k) =>
+    n > 1 ? Math.round((k * groups.length) / (n - 1)) : 0,
+  );
+  for (let k = n - 1; k >= 0; k--) groups.splice(places[k] ?? 0, 0, connectSweeps[k] ?? []);
   // Last: its ~60,000 connections leave the kernel busy with TIME_WAIT for a minute after.
-  if (want('memory')) for (const s of ws) plan.push(['memory', s, () => scenarioMemory(s)]);
+  if (want('memory')) for (const s of ws) groups.push([['memory', s, () => scenarioMemory(s)]]);
+  const plan = groups.flat();
 
   for (const [scenario, server, fn, merge] of plan) {
     const t0 = performance.now();
@@ -1305,8 +1334,9 @@ async function main() {
       if (before !== undefined && merge === undefined)
         throw new Error(`${scenario} ran twice for ${server} and has no rounds to merge`);
       results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
-      results.steps.push({ scenario, server, seconds: seconds() });
-      process.stderr.write(`${seconds()} s\n`);
+      const took = seconds();
+      results.steps.push({ scenario, server, seconds: took });
+      process.stderr.write(`${took} s\n`);
     } catch (err) {
       const msg = errorText(err);
       results.errors.push({ scenario, server, error: msg });

@@ -117,19 +117,29 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
       assert.equal(f.deliveriesPerSecond, f.perSecond, `${k} deliveries/s is the median's`);
       assert.equal(f.serverUsPerDelivery, f.serverUsPerMessage, `${k} µs/delivery, the median's`);
     }
-    // Rounds per server (smoke: two at 500/s for Callgate, one for the bare server), in the
-    // middle of Callgate's rounds rather than before them; every step's time is recorded.
+    // Rounds per server (smoke: three at 500/s for Callgate, one for the bare server, which
+    // falls in the middle sweep rather than first or last); every step's time is recorded.
     const rounds500 = results.steps.filter((st) => st.scenario === 'openloop_500');
     assert.deepEqual(
       rounds500.map((st) => st.server),
-      ['callgate', 'callgate', 'ceiling'],
+      ['callgate', 'callgate', 'ceiling', 'callgate'],
     );
     assert.ok(results.steps.every((st) => st.seconds > 0 && st.failed === undefined));
     const ol500 = results.scenarios.openloop_500;
-    assert.equal(ol500?.callgate?.rounds, 2);
-    assert.equal((ol500?.callgate?.windows as unknown[] | undefined)?.length, 6);
+    assert.equal(ol500?.callgate?.rounds, 3);
+    assert.equal((ol500?.callgate?.windows as unknown[] | undefined)?.length, 9);
     assert.equal(ol500?.ceiling?.rounds, undefined);
     assert.equal((ol500?.ceiling?.windows as unknown[] | undefined)?.length, 3);
+    // Scenario 1's two sweeps: one at the start of the run, one right before the memory
+    // scenario, which runs last.
+    const names = results.steps.map((st) => `${st.scenario} ${st.server}`);
+    const firstMemory = names.indexOf('memory callgate');
+    assert.deepEqual(names.slice(0, 2), ['connect callgate', 'connect ceiling']);
+    assert.deepEqual(names.slice(firstMemory - 2, firstMemory), [
+      'connect callgate',
+      'connect ceiling',
+    ]);
+    assert.equal(results.scenarios.connect?.callgate?.rounds, 2);
     // The open loop's latency split: from the actual send, and how late the generator sent. A
     // message's latency from its actual send is at most that from its scheduled one.
     const ol = results.scenarios.openloop_500?.callgate as

@@ -18,7 +18,7 @@ function killAll() {
     }
 }
 process.on('exit', killAll);
-for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM']))
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP']))
   process.on(sig, () => {
     killAll();
     process.exit(130);

@@ -29,8 +29,8 @@ const { defaultPlugins } = await import(`${base}plugins.js`);
 const { generateApiKey } = await import(`${base}auth/api-keys.js`);
 
 const port = Number(process.env.PORT ?? 0);
-// BENCH_DATA_DIR: the run's data directory, reopened by every start (the harness removes it at
-// the end of the run); otherwise a fresh one, removed at exit.
+// BENCH_DATA_DIR: the run's data directory, reopened by every start (the harness removes it
+// when it exits); otherwise a fresh one, removed at exit.
 const shared = process.env.BENCH_DATA_DIR;
 const dataDir = shared ?? mkdtempSync(join(tmpdir(), 'callgate-bench-'));
 const config = loadConfig({
