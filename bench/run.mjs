@@ -1264,17 +1264,15 @@ async function main() {
    */
   const interleaved = (scenario, list, run, merge) => {
     const most = Math.max(0, ...list.map((s) => roundsOf(scenario, s)));
-    /** The sweeps in which `s` runs a round. */
-    const sweeps = (/** @type {string} */ s) => {
+    /** @type {Step[][]} */
+    const sweeps = Array.from({ length: most }, () => []);
+    // Servers in list order, so each sweep keeps that order.
+    for (const s of list) {
       const k = roundsOf(scenario, s);
-      return new Set(Array.from({ length: k }, (_, i) => Math.floor(((i + 0.5) * most) / k)));
-    };
-    const at = new Map(list.map((s) => [s, sweeps(s)]));
-    return Array.from({ length: most }, (_, sweep) =>
-      list
-        .filter((s) => at.get(s)?.has(sweep))
-        .map((s) => /** @type {Step} */ ([scenario, s, () => run(s), merge])),
-    );
+      for (let i = 0; i < k; i++)
+        sweeps[Math.floor(((i + 0.5) * most) / k)]?.push([scenario, s, () => run(s), merge]);
+    }
+    return sweeps;
   };
   // Scenario 1's sweeps are spread over the run (below) rather than run back to back: a round
   // measures about a second, and a slow phase of the host can last the minute that three
@@ -1316,10 +1314,9 @@ async function main() {
   // of the groups so far (before the memory scenario, whose TIME_WAIT sockets would weigh on
   // connects). With nothing else to run (--only=connect) they run back to back.
   const n = connectSweeps.length;
-  const places = connectSweeps.map((_, k) =>
-    n > 1 ? Math.round((k * groups.length) / (n - 1)) : 0,
-  );
-  for (let k = n - 1; k >= 0; k--) groups.splice(places[k] ?? 0, 0, connectSweeps[k] ?? []);
+  const before = groups.length;
+  for (let k = n - 1; k >= 0; k--)
+    groups.splice(n > 1 ? Math.round((k * before) / (n - 1)) : 0, 0, connectSweeps[k] ?? []);
   // Last: its ~60,000 connections leave the kernel busy with TIME_WAIT for a minute after.
   if (want('memory')) for (const s of ws) groups.push([['memory', s, () => scenarioMemory(s)]]);
   const plan = groups.flat();
