@@ -2,7 +2,8 @@
 //
 //   harness → { type: 'job', job }         set up (connect, join) and answer { type: 'ready' };
 //                                          a connect generator may be given one job after another
-//   harness → { type: 'load' }              start the load (relay, openloop, fanout)
+//   harness → { type: 'load', rate? }       start the load (relay, openloop, fanout); the open
+//                                          loop again later with another rate
 //   harness → { type: 'measure-start' }     reset counters; answer { type: 'marked' }
 //   harness → { type: 'measure-stop' }      answer { type: 'measured', result }
 //   harness → { type: 'run' }               connect / http jobs: run once, answer { type: 'done', result }
@@ -63,13 +64,13 @@ let job;
 /** Exits the generator if the harness forgets it (`job.maxLifetimeMs` after its latest job). */
 let life = /** @type {NodeJS.Timeout | undefined} */ (undefined);
 
-process.on('message', (/** @type {{ type: string, job?: Job }} */ m) => {
+process.on('message', (/** @type {{ type: string, job?: Job, rate?: number }} */ m) => {
   void handle(m).catch((err) => {
     send({ type: 'error', message: String(err?.stack ?? err) });
   });
 });
 
-/** @param {{ type: string, job?: Job }} m */
+/** @param {{ type: string, job?: Job, rate?: number }} m */
 async function handle(m) {
   if (m.type === 'job') {
     job = /** @type {Job} */ (m.job);
@@ -93,6 +94,11 @@ async function handle(m) {
     return send({ type: 'done', result });
   }
   if (m.type === 'load') {
+    // The open loop may be given another rate while loaded: its schedule starts over at it.
+    if (m.rate !== undefined) {
+      if (job.kind !== 'openloop') throw new Error('a rate is for the open loop only');
+      job.rate = m.rate;
+    }
     startLoad?.();
     return send({ type: 'loading' });
   }
@@ -311,6 +317,7 @@ function setupOpenLoop(/** @type {Adapter} */ a) {
   /** @type {NodeJS.Timeout | undefined} */
   let timer;
   startLoad = () => {
+    clearInterval(timer); // a new rate: the schedule starts over
     const rate = /** @type {number} */ (job.rate);
     const start = performance.now();
     const interval = 1000 / rate;

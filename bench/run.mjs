@@ -72,11 +72,15 @@ const P = SMOKE
         connect: { '*': 2 },
         openloop_500: { '*': 3, ceiling: 1 },
       }),
+      // As the full run: more windows per round at the open loop's top rate, and the lower
+      // rate measured in each server's middle round (bench/smoke.test.ts checks both).
+      windowsPer: { openloop_500: 4 },
       connectRewarm: 20,
       warmupMs: 300,
       openWarmupMs: 300,
-      measureMs: 900,
-      openMeasureMs: 900,
+      rateSettleMs: 200,
+      windowMs: 300,
+      openWindowMs: 300,
       windows: 3,
       pauseProbeMs: 300,
       httpSeconds: 1,
@@ -100,14 +104,17 @@ const P = SMOKE
         // Scenario 1 measures about a second per round, and a host's slow phase lasts minutes:
         // three rounds and the median. Socket.IO's connects have no goal; the bare server's
         // rounds are the generator's ceiling, which the goal's reading needs (and cost 3.5 s).
-        connect: { '*': 3, socketio: 1 },
-        // Five rounds at 20k/s, whose p99 has a goal and is the figure a host's pauses move
-        // most (fifteen windows per server). With three (nine windows), on a host losing up to
-        // 97 ms a second, the median window of Callgate and of PeerJS were both lightly
-        // disturbed ones, and which came out lower was the host's draw (BENCHMARKS.md, "Open
-        // loop in the fourteenth session"). Socket.IO's p99 is 10–50 times Callgate's against a
-        // goal of two: one round; the bare server, the generator's floor, three.
-        openloop_20000: { '*': 5, socketio: 1, ceiling: 3 },
+        // PeerJS's connects have no goal either (one round, as Socket.IO's).
+        connect: { '*': 3, socketio: 1, peerjs: 1 },
+        // Three rounds of five windows at 20k/s, whose p99 has a goal and is the figure a
+        // host's pauses move most (fifteen windows per server). With nine windows, on a host
+        // losing up to 97 ms a second, the median window of Callgate and of PeerJS were both
+        // lightly disturbed ones, and which came out lower was the host's draw (BENCHMARKS.md,
+        // "Open loop in the fourteenth session"). Until the sixteenth session these were five
+        // rounds of three windows: the same windows, 5.5 s less of start-up and warm-up per
+        // round saved. Socket.IO's p99 is 10–50 times Callgate's against a goal of two: one
+        // round; the bare server, the generator's floor, two.
+        openloop_20000: { '*': 3, socketio: 1, ceiling: 2 },
         // Two rounds of rooms of 100 and the median of their six windows: a server's fan-out
         // rate held steady within a round but moved by up to 2x between rounds minutes apart
         // (Callgate's rooms of 10 at 93–108k/s in one, 151–185k/s in the next four;
@@ -123,14 +130,21 @@ const P = SMOKE
       // load (its first window of each round measured ~0.2 ms above its others; from 3.5 s on,
       // no longer). Throughput scenarios report the median of three windows and keep a 1.5 s warm-up.
       openWarmupMs: 3500,
+      // The open loop's lower rates are measured in the same server process as its top rate,
+      // after its windows (each server's middle round): the load is set to the lower rate and
+      // runs a second before the first window, the code already optimised.
+      rateSettleMs: 1000,
       // Three windows of 1.5 s in the throughput scenarios (40,000 messages or more each, the
       // slowest server's on the slowest host seen), of 2 s in the open loop (40,000 at 20k/s, a
-      // p99 from its 400 slowest).
-      measureMs: 4500,
-      openMeasureMs: 6000,
+      // p99 from its 400 slowest); five per round at the open loop's top rate.
+      windowMs: 1500,
+      openWindowMs: 2000,
       windows: 3,
+      windowsPer: { openloop_20000: 5 },
       pauseProbeMs: 3000,
-      httpSeconds: 8,
+      // Five seconds of requests after a second's warm-up: the TURN goal's ratio has been 2.2–3x
+      // against 1.5 in every run.
+      httpSeconds: 5,
       httpConnections: 32,
       settleMs: 2000,
     };
@@ -592,13 +606,26 @@ async function measureWindow(
   await collectServer(s);
   await g.request({ type: 'load' }, 'loading');
   await sleep(by === 'latency' ? P.openWarmupMs : P.warmupMs);
-  // Consecutive windows; the median one (by throughput, or by p99 for the open loop) is
-  // reported, so one stall caused by another process or by the host (see pauses.mjs) does not
-  // decide a figure. Every window is kept in the JSON.
+  return measureWindows(s, g, label, by);
+}
+
+/**
+ * The measurement windows of a loaded server, back to back (`P.windows`, or as many as
+ * `P.windowsPer` gives the scenario); the median one (by throughput, or by p99 for the open
+ * loop) is reported, so one stall caused by another process or by the host (see pauses.mjs) does
+ * not decide a figure. Every window is kept in the JSON.
+ *
+ * @param {Server} s
+ * @param {Child} g
+ * @param {string} label the scenario
+ * @param {'throughput' | 'latency'} by
+ */
+async function measureWindows(s, g, label, by) {
+  const count = /** @type {Record<string, number>} */ (P.windowsPer)[label] ?? P.windows;
+  const ms = by === 'latency' ? P.openWindowMs : P.windowMs;
   const windows = await profiled(s, label, async () => {
     const out = [];
-    const ms = (by === 'latency' ? P.openMeasureMs : P.measureMs) / P.windows;
-    for (let i = 0; i < P.windows; i++) out.push(await measureNow(s, g, ms));
+    for (let i = 0; i < count; i++) out.push(await measureNow(s, g, ms));
     return out;
   });
   return { ...medianWindow(windows, by), windows };
@@ -905,8 +932,17 @@ async function scenarioRelay(/** @type {string} */ name, window = 1) {
   });
 }
 
-/** (4) Open loop at a fixed rate over 2,000 connections: latency percentiles. */
-async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} */ rate) {
+/**
+ * (4) Open loop at a fixed rate over 2,000 connections: latency percentiles, by scenario
+ * (`openloop_<rate>`). With `lower` rates, the same server and connections are measured at each
+ * of them after `rate`'s windows: a process started, connected and warmed up once for all of them.
+ *
+ * @param {string} name
+ * @param {number} rate
+ * @param {number[]} [lower]
+ * @returns {Promise<Record<string, any>>}
+ */
+async function scenarioOpenLoop(name, rate, lower = []) {
   const pairs = P.openPairs;
   const tokens = await tokensFor(name, 'pairs', pairs * 2, pairRooms);
   return withServer(name, async (s, own) => {
@@ -923,11 +959,24 @@ async function scenarioOpenLoop(/** @type {string} */ name, /** @type {number} *
         ...(tokens ? { tokens } : {}),
       }),
     );
-    return {
-      rate,
-      connections: pairs * 2,
-      ...(await measureWindow(s, g, `openloop_${rate}`, 'latency')),
+    /** @type {Record<string, any>} */
+    const out = {
+      [`openloop_${rate}`]: {
+        rate,
+        connections: pairs * 2,
+        ...(await measureWindow(s, g, `openloop_${rate}`, 'latency')),
+      },
     };
+    for (const r of lower) {
+      await g.request({ type: 'load', rate: r }, 'loading');
+      await sleep(P.rateSettleMs);
+      out[`openloop_${r}`] = {
+        rate: r,
+        connections: pairs * 2,
+        ...(await measureWindows(s, g, `openloop_${r}`, 'latency')),
+      };
+    }
+    return out;
   });
 }
 
@@ -1222,7 +1271,7 @@ async function main() {
     /** @type {Array<{ scenario: string, server: string, error: string }>} */
     errors: [],
     /** Each step's wall time, in plan order: where a run's minutes go. */
-    /** @type {Array<{ scenario: string, server: string, seconds: number, failed?: boolean }>} */
+    /** @type {Array<{ scenario: string, server: string, seconds: number, also?: string[], failed?: boolean }>} */
     steps: [],
   };
   const started = performance.now();
@@ -1240,8 +1289,9 @@ async function main() {
   // server is the bottleneck, and a bare relay in plain JS is no faster than Callgate's.
   const withCeiling = [...ws, ...servers.filter((x) => x === 'ceiling')];
   // Each step: the scenario, the server, the run, and for a scenario run in rounds, how a
-  // round is merged into the rounds before it.
-  /** @typedef {[string, string, () => Promise<any>, ((before: any, next: any) => any)?]} Step */
+  // round is merged into the rounds before it. A run answers its scenario's result, or (the
+  // open loop) a result per scenario it measured, keyed by scenario, that one among them.
+  /** @typedef {[string, string, () => Promise<any>, ((before: any, next: any) => any)?, boolean?]} Step */
   /**
    * The run, in groups of steps: one sweep of a scenario run in rounds, or one step. Scenario
    * 1's sweeps go in between groups (below), never inside another scenario's sweep.
@@ -1258,11 +1308,12 @@ async function main() {
    *
    * @param {string} scenario
    * @param {string[]} list
-   * @param {(server: string) => Promise<any>} run
+   * @param {(server: string, round: number, rounds: number) => Promise<any>} run
    * @param {(before: any, next: any) => any} merge
+   * @param {boolean} [multi] the run answers a result per scenario (Step)
    * @returns {Step[][]} the sweeps, each a step per server with a round in it
    */
-  const interleaved = (scenario, list, run, merge) => {
+  const interleaved = (scenario, list, run, merge, multi = false) => {
     const most = Math.max(0, ...list.map((s) => roundsOf(scenario, s)));
     /** @type {Step[][]} */
     const sweeps = Array.from({ length: most }, () => []);
@@ -1270,7 +1321,13 @@ async function main() {
     for (const s of list) {
       const k = roundsOf(scenario, s);
       for (let i = 0; i < k; i++)
-        sweeps[Math.floor(((i + 0.5) * most) / k)]?.push([scenario, s, () => run(s), merge]);
+        sweeps[Math.floor(((i + 0.5) * most) / k)]?.push([
+          scenario,
+          s,
+          () => run(s, i, k),
+          merge,
+          multi,
+        ]);
     }
     return sweeps;
   };
@@ -1285,16 +1342,21 @@ async function main() {
   if (want('relay')) for (const s of ws) groups.push([['relay', s, () => scenarioRelay(s)]]);
   if (want('relay') || want('relay_w4'))
     for (const s of ws) groups.push([['relay_w4', s, () => scenarioRelay(s, 4)]]);
-  if (want('openloop'))
-    for (const rate of P.openRates)
+  if (want('openloop')) {
+    // The top rate in rounds; the lower ones in the middle round of each server, after the top
+    // rate's windows, in the same process (scenarioOpenLoop).
+    const [top, ...lower] = [...new Set(P.openRates)].sort((a, b) => b - a);
+    if (top !== undefined)
       groups.push(
         ...interleaved(
-          `openloop_${rate}`,
+          `openloop_${top}`,
           withCeiling,
-          (s) => scenarioOpenLoop(s, rate),
+          (s, i, k) => scenarioOpenLoop(s, top, i === Math.floor((k - 1) / 2) ? lower : []),
           (before, next) => mergeRounds(before, next, 'latency'),
+          true,
         ),
       );
+  }
   if (want('fanout'))
     for (const size of P.fanoutSizes)
       groups.push(
@@ -1321,19 +1383,25 @@ async function main() {
   if (want('memory')) for (const s of ws) groups.push([['memory', s, () => scenarioMemory(s)]]);
   const plan = groups.flat();
 
-  for (const [scenario, server, fn, merge] of plan) {
+  for (const [scenario, server, fn, merge, multi] of plan) {
     const t0 = performance.now();
     const seconds = () => round((performance.now() - t0) / 1000, 1);
     process.stderr.write(`${scenario} ${server} ... `);
     try {
       const r = await fn();
-      const before = (results.scenarios[scenario] ??= {})[server];
-      if (before !== undefined && merge === undefined)
-        throw new Error(`${scenario} ran twice for ${server} and has no rounds to merge`);
-      results.scenarios[scenario][server] = before === undefined ? r : merge?.(before, r);
+      /** @type {Record<string, any>} */
+      const parts = multi ? r : { [scenario]: r };
+      for (const [sc, part] of Object.entries(parts)) {
+        const before = (results.scenarios[sc] ??= {})[server];
+        const mergeThis = sc === scenario ? merge : undefined;
+        if (before !== undefined && mergeThis === undefined)
+          throw new Error(`${sc} ran twice for ${server} and has no rounds to merge`);
+        results.scenarios[sc][server] = before === undefined ? part : mergeThis?.(before, part);
+      }
       const took = seconds();
-      results.steps.push({ scenario, server, seconds: took });
-      process.stderr.write(`${took} s\n`);
+      const also = Object.keys(parts).filter((sc) => sc !== scenario);
+      results.steps.push({ scenario, server, seconds: took, ...(also.length ? { also } : {}) });
+      process.stderr.write(`${took} s${also.length ? ` (with ${also.join(', ')})` : ''}\n`);
     } catch (err) {
       const msg = errorText(err);
       results.errors.push({ scenario, server, error: msg });

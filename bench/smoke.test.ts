@@ -43,7 +43,13 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
     const results = JSON.parse(readFileSync(join(out, file), 'utf8')) as {
       mode: string;
       errors: unknown[];
-      steps: { scenario: string; server: string; seconds: number; failed?: boolean }[];
+      steps: {
+        scenario: string;
+        server: string;
+        seconds: number;
+        also?: string[];
+        failed?: boolean;
+      }[];
       machine: {
         pauses?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
         speed?: { before?: Record<string, unknown>; after?: Record<string, unknown> };
@@ -119,17 +125,26 @@ test('bench --smoke runs every scenario against Callgate', { timeout: 150_000 },
     }
     // Rounds per server (smoke: three at 500/s for Callgate, one for the bare server, which
     // falls in the middle sweep rather than first or last); every step's time is recorded.
+    // The lower rate has no steps of its own: each server's middle round measures it too.
     const rounds500 = results.steps.filter((st) => st.scenario === 'openloop_500');
     assert.deepEqual(
-      rounds500.map((st) => st.server),
-      ['callgate', 'callgate', 'ceiling', 'callgate'],
+      rounds500.map((st) => `${st.server}${st.also ? ` + ${st.also.join()}` : ''}`),
+      ['callgate', 'callgate + openloop_200', 'ceiling + openloop_200', 'callgate'],
     );
+    assert.equal(results.steps.filter((st) => st.scenario === 'openloop_200').length, 0);
     assert.ok(results.steps.every((st) => st.seconds > 0 && st.failed === undefined));
+    // Four windows per round at the top rate (smoke's `windowsPer`), three at the lower one.
     const ol500 = results.scenarios.openloop_500;
     assert.equal(ol500?.callgate?.rounds, 3);
-    assert.equal((ol500?.callgate?.windows as unknown[] | undefined)?.length, 9);
+    assert.equal((ol500?.callgate?.windows as unknown[] | undefined)?.length, 12);
     assert.equal(ol500?.ceiling?.rounds, undefined);
-    assert.equal((ol500?.ceiling?.windows as unknown[] | undefined)?.length, 3);
+    assert.equal((ol500?.ceiling?.windows as unknown[] | undefined)?.length, 4);
+    for (const server of ['callgate', 'ceiling'] as const) {
+      const ol200 = results.scenarios.openloop_200?.[server];
+      assert.equal(ol200?.rate, 200, `openloop_200 ${server}`);
+      assert.equal(ol200?.rounds, undefined);
+      assert.equal((ol200?.windows as unknown[] | undefined)?.length, 3);
+    }
     // Scenario 1's two sweeps: one at the start of the run, one right before the memory
     // scenario, which runs last.
     const names = results.steps.map((st) => `${st.scenario} ${st.server}`);
