@@ -30,9 +30,9 @@ const opt = (/** @type {string} */ name) =>
   argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
 const SMOKE = flag('smoke');
-// --quick: the full sizes in one round per scenario (connects, open loop at 20k/s and fan-out
-// run one round per server instead of up to three, five and two): under five minutes instead
-// of about seven, with every ratio decided by one phase of the host.
+// --quick: the full sizes in one round per scenario (connects, the open loop at 20k/s and fan-out
+// run one round per server instead of up to three, three and two): about four and a half minutes
+// instead of six, with every ratio decided by one phase of the host.
 const QUICK = flag('quick');
 if (SMOKE && QUICK) throw new Error('--smoke and --quick: one at a time');
 /** Run Callgate from its TypeScript sources (tsx) instead of building it first. */
@@ -55,7 +55,7 @@ const only = opt('only')?.split(',');
 const outDir = opt('out') ?? join(ROOT, 'bench/results');
 
 /** @typedef {Record<string, Record<string, number>>} Rounds */
-/** Scenario sizes: the full suite (about seven minutes) and the smoke run (seconds). */
+/** Scenario sizes: the full suite (about six minutes) and the smoke run (seconds). */
 const P = SMOKE
   ? {
       connectN: 40,
@@ -111,9 +111,9 @@ const P = SMOKE
         // losing up to 97 ms a second, the median window of Callgate and of PeerJS were both
         // lightly disturbed ones, and which came out lower was the host's draw (BENCHMARKS.md,
         // "Open loop in the fourteenth session"). Until the sixteenth session these were five
-        // rounds of three windows: the same windows, 5.5 s less of start-up and warm-up per
-        // round saved. Socket.IO's p99 is 10–50 times Callgate's against a goal of two: one
-        // round; the bare server, the generator's floor (no goal), one.
+        // rounds of three windows: the same windows, with two rounds' start-up, connects and
+        // warm-up (about 5.5 s each) fewer per server. Socket.IO's p99 is 10–50 times Callgate's
+        // against a goal of two: one round; the bare server, the generator's floor (no goal), one.
         openloop_20000: { '*': 3, socketio: 1, ceiling: 1 },
         // Two rounds of rooms of 100 and the median of their six windows: a server's fan-out
         // rate held steady within a round but moved by up to 2x between rounds minutes apart
@@ -174,8 +174,9 @@ const connectWarmup = wholeOpt('connect-warmup', 0);
 const connectRewarm = wholeOpt('connect-rewarm', 0);
 if (QUICK) P.rounds = {};
 // Rounds for every server, overriding P.rounds: --connect-rounds=N (scenario 1; the median round
-// is reported), --open-rounds=N (scenario 4 at every rate) and --fanout-rounds=N (scenario 5 at
-// every room size; the median window of all is reported).
+// is reported), --open-rounds=N (scenario 4 at its top rate; a lower rate is measured once, in a
+// server's middle round) and --fanout-rounds=N (scenario 5 at every room size; the median window
+// of all is reported).
 /** @type {Record<string, number | undefined>} */
 const roundsGiven = {
   connect: wholeOpt('connect-rounds', 1),
@@ -596,8 +597,8 @@ async function withServer(name, fn) {
 }
 
 /**
- * Load on, warm up, then one measurement window: server CPU from /proc around it, counts and
- * latency from the generator.
+ * Load on, warm up, then the measurement windows (measureWindows): server CPU from /proc around
+ * each, counts and latency from the generator.
  *
  * @param {Server} s
  * @param {Child} g
