@@ -975,13 +975,14 @@ async function scenarioOpenLoop(name, rate, lower = []) {
         ...(tokens ? { tokens } : {}),
       }),
     );
+    const figures = (/** @type {number} */ r, /** @type {object} */ windows) => ({
+      rate: r,
+      connections: pairs * 2,
+      ...windows,
+    });
     /** @type {Record<string, any>} */
     const out = {
-      [`openloop_${rate}`]: {
-        rate,
-        connections: pairs * 2,
-        ...(await measureWindow(s, g, `openloop_${rate}`, 'latency')),
-      },
+      [`openloop_${rate}`]: figures(rate, await measureWindow(s, g, `openloop_${rate}`, 'latency')),
     };
     for (const r of lower) {
       // A lower rate that fails costs its own figure only: the top rate's windows are kept, and
@@ -992,11 +993,7 @@ async function scenarioOpenLoop(name, rate, lower = []) {
         await collectServer(s);
         await g.request({ type: 'load', rate: r }, 'loading');
         await sleep(P.rateSettleMs);
-        out[`openloop_${r}`] = {
-          rate: r,
-          connections: pairs * 2,
-          ...(await measureWindows(s, g, `openloop_${r}`, 'latency')),
-        };
+        out[`openloop_${r}`] = figures(r, await measureWindows(s, g, `openloop_${r}`, 'latency'));
       } catch (err) {
         out[`openloop_${r}`] = err instanceof Error ? err : new Error(String(err));
       }
@@ -1414,27 +1411,29 @@ async function main() {
     process.stderr.write(`${scenario} ${server} ... `);
     try {
       const r = await fn();
-      /** @type {Record<string, any>} */
-      const parts = multi ? r : { [scenario]: r };
-      // Every part checked before any is written, so a step is kept whole or not at all; a part
-      // that is an Error (a lower rate of the open loop that failed) is that scenario's error.
-      for (const [sc, part] of Object.entries(parts)) {
-        const mergeThis = sc === scenario ? merge : undefined;
-        if (!(part instanceof Error) && results.scenarios[sc]?.[server] !== undefined && !mergeThis)
+      // Each part with how it merges into earlier rounds: the step's own scenario does, another (a
+      // lower rate of the open loop) is measured once. An Error part is that scenario's error.
+      const parts = Object.entries(multi ? r : { [scenario]: r }).map(([sc, part]) => ({
+        sc,
+        part,
+        before: results.scenarios[sc]?.[server],
+        rounds: sc === scenario ? merge : undefined,
+      }));
+      // Every part checked before any is written, so a step is kept whole or not at all.
+      for (const { sc, part, before, rounds } of parts)
+        if (!(part instanceof Error) && before !== undefined && !rounds)
           throw new Error(`${sc} ran twice for ${server} and has no rounds to merge`);
-      }
-      for (const [sc, part] of Object.entries(parts)) {
+      for (const { sc, part, before, rounds } of parts) {
         if (part instanceof Error) {
           results.errors.push({ scenario: sc, server, error: errorText(part) });
           process.stderr.write(`(${sc} FAILED: ${errorText(part)}) `);
           continue;
         }
-        const before = (results.scenarios[sc] ??= {})[server];
-        const mergeThis = sc === scenario ? merge : undefined;
-        results.scenarios[sc][server] = before === undefined ? part : mergeThis?.(before, part);
+        (results.scenarios[sc] ??= {})[server] =
+          before === undefined ? part : rounds?.(before, part);
       }
       const took = seconds();
-      const also = Object.keys(parts).filter((sc) => sc !== scenario);
+      const also = parts.map((p) => p.sc).filter((sc) => sc !== scenario);
       results.steps.push({ scenario, server, seconds: took, ...(also.length ? { also } : {}) });
       process.stderr.write(`${took} s${also.length ? ` (with ${also.join(', ')})` : ''}\n`);
     } catch (err) {
